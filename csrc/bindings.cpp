@@ -1,0 +1,80 @@
+// The whole public op surface: every schema and every registration, in sections.
+// Fake (meta) kernels live in python/fp8gemm/_fake.py. A small C API for host-only
+// queries (config selection, SM limit, the compiled grid) sits at the end; Python
+// reaches it through ctypes, with no GPU needed.
+#include <cstring>
+#include <string>
+
+#include <torch/csrc/stable/library.h>
+
+#include "common.hpp"
+#include "gemm_nt.hpp"
+#include "heuristics.hpp"
+
+// ---------------------------------------------------------------- schemas
+STABLE_TORCH_LIBRARY(fp8gemm, m) {
+  // Dense, 1D2D recipe (a: 1x128 scales, b: 128x128 scales).
+  m.def("gemm_nt(Tensor a, Tensor sa, Tensor b, Tensor sb, ScalarType? out_dtype=None) -> Tensor");
+  m.def("gemm_nt_out(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor(a!) out, bool accumulate=False) -> ()");
+}
+
+// ---------------------------------------------------------------- CUDA implementations
+STABLE_TORCH_LIBRARY_IMPL(fp8gemm, CUDA, m) {
+  m.impl("gemm_nt", TORCH_BOX(&fp8gemm::gemm_nt));
+  m.impl("gemm_nt_out", TORCH_BOX(&fp8gemm::gemm_nt_out));
+}
+
+// ---------------------------------------------------------------- host-only C API
+namespace {
+thread_local std::string g_last_error;
+}
+
+extern "C" {
+
+// The config the dispatcher would use. out: int[9] = block_m, block_n, block_k, stages,
+// multicast (0 none, 1 a, 2 b), cluster, smem_bytes, grid, swap_ab. Returns 0, or -1
+// with fp8gemm_last_error() set.
+__attribute__((visibility("default"))) int fp8gemm_select_config(const char* kind, int64_t m, int64_t n, int64_t k,
+                                                                 int64_t num_groups, int num_sms, int out_f32,
+                                                                 int* out) {
+  try {
+    const std::string op(kind);
+    if (op != "gemm_nt" && op != "gemm_nt_out")
+      throw std::invalid_argument("fp8gemm.select_config: unknown kind '" + op + "'; known: gemm_nt, gemm_nt_out");
+    if (num_groups != 1) throw std::invalid_argument("fp8gemm.select_config: gemm_nt takes num_groups=1");
+    if (m <= 0 || n <= 0 || k <= 0 || num_sms <= 0)
+      throw std::invalid_argument("fp8gemm.select_config: m, n, k and num_sms must be positive");
+    const auto sel = fp8gemm::select_1d2d(m, n, k, out_f32 ? fp8gemm::OutDtype::kF32 : fp8gemm::OutDtype::kBF16,
+                                          num_sms);
+    const auto& c = sel.kernel->config;
+    const int vals[9] = {c.block_m, c.block_n, 128, c.stages, static_cast<int>(c.multicast), c.cluster(),
+                         c.smem_bytes, sel.grid, 0};
+    std::memcpy(out, vals, sizeof(vals));
+    return 0;
+  } catch (const std::exception& e) {
+    g_last_error = e.what();
+    return -1;
+  }
+}
+
+__attribute__((visibility("default"))) const char* fp8gemm_last_error() { return g_last_error.c_str(); }
+
+__attribute__((visibility("default"))) void fp8gemm_set_num_sms(int n) { fp8gemm::set_num_sms(n); }
+__attribute__((visibility("default"))) int fp8gemm_get_num_sms_limit() { return fp8gemm::get_num_sms_limit(); }
+
+// Testing hook: route every legal call to compiled config `index` (-1 restores the heuristic).
+__attribute__((visibility("default"))) void fp8gemm_force_kernel(int index) { fp8gemm::force_kernel_1d2d(index); }
+__attribute__((visibility("default"))) int fp8gemm_num_kernels() { return fp8gemm::kNumKernels1D2D; }
+
+// One line per compiled kernel config.
+__attribute__((visibility("default"))) const char* fp8gemm_kernel_grid() {
+  static const std::string text = [] {
+    std::string s;
+    for (int i = 0; i < fp8gemm::kNumKernels1D2D; ++i)
+      s += "gemm_1d2d " + fp8gemm::describe(fp8gemm::kKernels1D2D[i].config) + "\n";
+    return s;
+  }();
+  return text.c_str();
+}
+
+}  // extern "C"

@@ -1,0 +1,56 @@
+#include "common.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+
+namespace fp8gemm {
+
+std::string shape_str(const std::vector<int64_t>& sizes) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < sizes.size(); ++i) os << (i ? ", " : "") << sizes[i];
+  os << "]";
+  return os.str();
+}
+
+namespace {
+constexpr int kMaxDevices = 64;
+std::array<DeviceInfo, kMaxDevices> g_info;
+std::array<std::once_flag, kMaxDevices> g_info_once;
+std::atomic<int> g_num_sms_limit{0};
+}  // namespace
+
+const DeviceInfo& device_info(int device) {
+  if (device < 0 || device >= kMaxDevices)
+    throw std::runtime_error(cat("fp8gemm: device index ", device, " out of range"));
+  std::call_once(g_info_once[device], [device] {
+    DeviceInfo& info = g_info[device];
+    FP8GEMM_CUDA_CHECK(cudaDeviceGetAttribute(&info.sm_count, cudaDevAttrMultiProcessorCount, device));
+    FP8GEMM_CUDA_CHECK(cudaDeviceGetAttribute(&info.major, cudaDevAttrComputeCapabilityMajor, device));
+    FP8GEMM_CUDA_CHECK(cudaDeviceGetAttribute(&info.minor, cudaDevAttrComputeCapabilityMinor, device));
+    FP8GEMM_CUDA_CHECK(
+        cudaDeviceGetAttribute(&info.max_smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  });
+  return g_info[device];
+}
+
+int usable_sms(int device) {
+  const int all = device_info(device).sm_count;
+  const int limit = g_num_sms_limit.load(std::memory_order_relaxed);
+  return limit > 0 && limit < all ? limit : all;
+}
+
+void set_num_sms(int n) { g_num_sms_limit.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+int get_num_sms_limit() { return g_num_sms_limit.load(std::memory_order_relaxed); }
+
+bool print_configs() {
+  static const bool on = [] {
+    const char* v = std::getenv("FP8GEMM_PRINT_CONFIGS");
+    return v != nullptr && v[0] != '\0' && v[0] != '0';
+  }();
+  return on;
+}
+
+}  // namespace fp8gemm

@@ -1,0 +1,140 @@
+#include "heuristics.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <stdexcept>
+#include <tuple>
+
+#include "common.hpp"
+
+namespace fp8gemm {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// NOTES: the model's constants, in SM clock cycles.
+// - kMmaFlopsPerClk: dense FP8 wgmma peak per SM (H100 SXM: 1979 TFLOPS / 132 SMs / 1.83 GHz
+//   ~ 8192 flops per clock), so a 128x128x128 block costs 512 clocks.
+// - kSingleWgPenalty: with one math warpgroup (block_m 64) the tensor core idles while that
+//   warpgroup promotes its partial sums; with two they interleave. ~30% of a 64xN block.
+// - kL2BytesPerClk: L2-to-SM bandwidth a CTA can count on when all SMs stream at once
+//   (~10 TB/s aggregate over 132 SMs at 1.8 GHz ~ 40 bytes per clock per SM). Multicast
+//   halves the shared operand's share.
+// - kTileOverhead: pipeline fill, epilogue and scheduling per tile.
+constexpr double kMmaFlopsPerClk = 8192.0;
+constexpr double kSingleWgPenalty = 1.3;
+constexpr double kL2BytesPerClk = 40.0;
+constexpr double kTileOverhead = 600.0;
+
+bool multicast_legal(const KernelConfig& c, int64_t blocks_m, int64_t blocks_n, int num_sms) {
+  if (num_sms < 2) return c.multicast == Multicast::kNone;
+  switch (c.multicast) {
+    case Multicast::kA: return blocks_n % 2 == 0;
+    case Multicast::kB: return blocks_m % 2 == 0;
+    default: return true;
+  }
+}
+
+struct Estimate {
+  double cycles;
+  int grid;
+  double bytes_per_kblock;
+};
+
+Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int num_sms) {
+  const int64_t blocks_m = ceil_div(m, c.block_m);
+  const int64_t blocks_n = ceil_div(n, c.block_n);
+  const int cluster = c.cluster();
+  const int64_t units = blocks_m * blocks_n / cluster;
+  const int64_t clusters = std::min<int64_t>(num_sms / cluster, units);
+  const int64_t rounds = ceil_div(units, clusters);
+  const int64_t num_kb = ceil_div(k, 128);
+
+  double mma = 2.0 * c.block_m * c.block_n * 128 / kMmaFlopsPerClk;
+  if (c.block_m == 64) mma *= kSingleWgPenalty;
+  const double a_rows = c.multicast == Multicast::kA ? c.block_m / 2.0 : c.block_m;
+  const double b_rows = c.multicast == Multicast::kB ? c.block_n / 2.0 : c.block_n;
+  const double bytes = (a_rows + b_rows) * 128;
+  const double load = bytes / kL2BytesPerClk;
+  const int out_bytes = c.out == OutDtype::kBF16 ? 2 : 4;
+  const double tile = num_kb * std::max(mma, load) + kTileOverhead + c.block_m * c.block_n * out_bytes / 64.0;
+  return {rounds * tile, static_cast<int>(clusters * cluster), bytes};
+}
+
+Selection select_uncached(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms) {
+  Selection best{nullptr, 0, 0};
+  double best_bytes = 0;
+  for (int i = 0; i < kNumKernels1D2D; ++i) {
+    const KernelConfig& c = kKernels1D2D[i].config;
+    if (c.out != out) continue;
+    const int64_t blocks_m = ceil_div(m, c.block_m), blocks_n = ceil_div(n, c.block_n);
+    if (!multicast_legal(c, blocks_m, blocks_n, num_sms)) continue;
+    const Estimate e = estimate(c, m, n, k, num_sms);
+    // Prefer the lower estimate; within 1%, fewer bytes per block, then larger tiles.
+    bool better = best.kernel == nullptr || e.cycles < best.est_cycles * 0.99;
+    if (!better && e.cycles <= best.est_cycles * 1.01) {
+      const KernelConfig& b = best.kernel->config;
+      better = e.bytes_per_kblock < best_bytes ||
+               (e.bytes_per_kblock == best_bytes && c.block_m * c.block_n > b.block_m * b.block_n);
+    }
+    if (better) {
+      best = {&kKernels1D2D[i], e.grid, e.cycles};
+      best_bytes = e.bytes_per_kblock;
+    }
+  }
+  if (best.kernel == nullptr)
+    throw std::runtime_error(cat("fp8gemm: no compiled kernel for output ", out == OutDtype::kBF16 ? "bf16" : "fp32",
+                                 " (the library was built with a grid that lacks it)"));
+  return best;
+}
+
+}  // namespace
+
+std::string describe(const KernelConfig& c) {
+  static const char* mc[] = {"none", "a", "b"};
+  return cat("block_m=", c.block_m, " block_n=", c.block_n, " stages=", c.stages,
+             " multicast=", mc[static_cast<int>(c.multicast)], " out=", c.out == OutDtype::kBF16 ? "bf16" : "fp32",
+             " smem=", c.smem_bytes);
+}
+
+namespace {
+std::atomic<int> g_forced{-1};
+}
+
+void force_kernel_1d2d(int index) { g_forced.store(index < kNumKernels1D2D ? index : -1); }
+
+Selection select_1d2d(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms) {
+  const int forced = g_forced.load(std::memory_order_relaxed);
+  if (forced >= 0) {
+    // Testing hook: serve with one chosen config wherever it is legal.
+    const KernelConfig& c = kKernels1D2D[forced].config;
+    if (c.out == out && multicast_legal(c, ceil_div(m, c.block_m), ceil_div(n, c.block_n), num_sms)) {
+      const Estimate e = estimate(c, m, n, k, num_sms);
+      return {&kKernels1D2D[forced], e.grid, e.cycles};
+    }
+  }
+  using Key = std::tuple<int64_t, int64_t, int64_t, int, int>;
+  static std::map<Key, Selection> cache;
+  static std::shared_mutex mutex;
+  const Key key{m, n, k, static_cast<int>(out), num_sms};
+  {
+    std::shared_lock<std::shared_mutex> lock(mutex);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  const Selection s = select_uncached(m, n, k, out, num_sms);
+  std::unique_lock<std::shared_mutex> lock(mutex);
+  if (cache.size() > 4096) cache.clear();  // bound memory for workloads with endless shapes
+  if (cache.emplace(key, s).second && print_configs()) {
+    std::fprintf(stderr, "fp8gemm: gemm m=%lld n=%lld k=%lld sms=%d -> %s grid=%d\n", (long long)m, (long long)n,
+                 (long long)k, num_sms, describe(s.kernel->config).c_str(), s.grid);
+  }
+  return s;
+}
+
+}  // namespace fp8gemm

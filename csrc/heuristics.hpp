@@ -1,0 +1,27 @@
+// Config selection: which compiled kernel serves a call, and with how many CTAs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "gemm_registry.hpp"
+
+namespace fp8gemm {
+
+struct Selection {
+  const Kernel1D2D* kernel;
+  int grid;          // CTAs launched (a multiple of the cluster size)
+  double est_cycles; // the model's estimate, for printing and tests
+};
+
+// The 1D2D kernel for an M x N x K problem with `out` output on `num_sms` SMs.
+// Cached per (m, n, k, out, num_sms); thread-safe.
+Selection select_1d2d(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms);
+
+// Testing hook: serve every call whose dtype and shape allow it with kKernels1D2D[index]
+// (-1: back to the heuristic).
+void force_kernel_1d2d(int index);
+
+std::string describe(const KernelConfig& c);
+
+}  // namespace fp8gemm

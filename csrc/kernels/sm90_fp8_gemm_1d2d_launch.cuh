@@ -1,0 +1,47 @@
+// Host launcher of one 1D2D kernel instantiation; included by the generated
+// translation units only.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "../gemm_registry.hpp"
+#include "sm90_fp8_gemm_1d2d.cuh"
+
+namespace fp8gemm {
+
+template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT>
+cudaError_t launch_fp8_gemm_1d2d(const Launch1D2D& p) {
+  constexpr int kSmem = gemm_1d2d_smem(kBlockM, kBlockN, kStages, sizeof(OutT)).total;
+  static_assert(kSmem <= kMaxSmemBytes, "config exceeds shared memory");
+  constexpr int kThreads = (kBlockM / 64 + 1) * 128;
+  auto* kernel = &sm90::fp8_gemm_1d2d_kernel<kBlockM, kBlockN, kStages, kMulticast, OutT>;
+
+  // The shared-memory opt-in is a per-device attribute: set it once per device.
+  static std::atomic<uint64_t> configured{0};
+  const uint64_t bit = uint64_t(1) << (p.device & 63);
+  if (!(configured.load(std::memory_order_acquire) & bit)) {
+    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+    if (err != cudaSuccess) return err;
+    configured.fetch_or(bit, std::memory_order_acq_rel);
+  }
+
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(p.grid, 1, 1);
+  cfg.blockDim = dim3(kThreads, 1, 1);
+  cfg.dynamicSmemBytes = kSmem;
+  cfg.stream = p.stream;
+  cudaLaunchAttribute attrs[1];
+  cfg.attrs = attrs;
+  cfg.numAttrs = 0;
+  if constexpr (kMulticast != Multicast::kNone) {
+    attrs[0].id = cudaLaunchAttributeClusterDimension;
+    attrs[0].val.clusterDim.x = 2;
+    attrs[0].val.clusterDim.y = 1;
+    attrs[0].val.clusterDim.z = 1;
+    cfg.numAttrs = 1;
+  }
+  return cudaLaunchKernelEx(&cfg, kernel, p.tmap_a, p.tmap_b, p.tmap_d, p.args);
+}
+
+}  // namespace fp8gemm

@@ -1,0 +1,131 @@
+"""fp8gemm: ahead-of-time compiled FP8 GEMMs with DeepSeek-V3-style fine-grained scaling
+for NVIDIA Hopper, registered as `torch.ops.fp8gemm.*` custom ops.
+
+The functions here are thin wrappers: the ops themselves (checks, config selection,
+launch) live in the native library; fake kernels make them traceable.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional
+
+import torch
+
+from . import _native, quant
+from ._version import __version__
+from .utils import (
+    get_col_major_tma_aligned_tensor,
+    get_m_alignment_for_contiguous_layout,
+    get_tma_aligned_size,
+)
+
+if _native.is_loaded():
+    from . import _fake  # noqa: F401  (registers the fake kernels)
+
+_lib_path = str(_native.LIB_PATH)
+
+__all__ = [
+    "__version__",
+    "gemm_nt",
+    "gemm_nt_out",
+    "select_config",
+    "set_num_sms",
+    "get_num_sms",
+    "get_m_alignment_for_contiguous_layout",
+    "get_tma_aligned_size",
+    "get_col_major_tma_aligned_tensor",
+    "quant",
+]
+
+
+def gemm_nt(
+    a: torch.Tensor,
+    sa: torch.Tensor,
+    b: torch.Tensor,
+    sb: torch.Tensor,
+    out_dtype: torch.dtype = torch.bfloat16,
+) -> torch.Tensor:
+    """FP8 GEMM with fine-grained scaling: `(a * sa) @ (b * sb).T`.
+
+    a: `[M, K]` float8_e4m3fn, K-contiguous; sa: `[M, ceil(K/128)]` float32, 1x128 scales
+    (any layout; the canonical column-major one, see `get_col_major_tma_aligned_tensor`,
+    gives coalesced reads). b: `[N, K]` float8_e4m3fn; sb: `[ceil(N/128), ceil(K/128)]`
+    float32, 128x128 block scales. K % 16 == 0, N % 8 == 0, any M >= 0.
+    Returns `[M, N]` in `out_dtype` (bfloat16 or float32), accumulated in fp32.
+    """
+    return torch.ops.fp8gemm.gemm_nt(a, sa, b, sb, out_dtype)
+
+
+def gemm_nt_out(
+    a: torch.Tensor,
+    sa: torch.Tensor,
+    b: torch.Tensor,
+    sb: torch.Tensor,
+    out: torch.Tensor,
+    accumulate: bool = False,
+) -> None:
+    """Like `gemm_nt`, written into `out` (`[M, N]` contiguous bfloat16 or float32).
+
+    With `accumulate=True` (float32 `out` only) computes `out += product`: `out` is read
+    once and written once, in fp32.
+    """
+    torch.ops.fp8gemm.gemm_nt_out(a, sa, b, sb, out, accumulate)
+
+
+_MULTICAST = {0: "none", 1: "a", 2: "b"}
+
+
+def select_config(
+    kind: str,
+    m: int,
+    n: int,
+    k: int,
+    num_groups: int = 1,
+    num_sms: int = 132,
+    out_dtype: torch.dtype = torch.bfloat16,
+) -> Dict[str, Any]:
+    """The kernel config the dispatcher would use for this problem, with no GPU needed.
+
+    Returns a dict: block_m, block_n, block_k, stages, multicast ("none" | "a" | "b"),
+    cluster, smem_bytes, grid (CTAs launched), swap_ab.
+    """
+    import ctypes
+
+    vals = (ctypes.c_int * 9)()
+    lib = _native.lib()
+    rc = lib.fp8gemm_select_config(
+        kind.encode(), int(m), int(n), int(k), int(num_groups), int(num_sms), int(out_dtype == torch.float32), vals
+    )
+    if rc != 0:
+        raise ValueError(lib.fp8gemm_last_error().decode())
+    keys = ("block_m", "block_n", "block_k", "stages", "multicast", "cluster", "smem_bytes", "grid", "swap_ab")
+    cfg: Dict[str, Any] = dict(zip(keys, list(vals)))
+    cfg["multicast"] = _MULTICAST[cfg["multicast"]]
+    cfg["swap_ab"] = bool(cfg["swap_ab"])
+    return cfg
+
+
+def set_num_sms(n: Optional[int]) -> None:
+    """Limit the SMs the kernels use (e.g. to overlap with communication); None or 0 lifts it."""
+    if n is not None and (not isinstance(n, int) or n < 0):
+        raise ValueError(f"fp8gemm.set_num_sms: n must be a non-negative int or None, got {n!r}")
+    _native.lib().fp8gemm_set_num_sms(int(n or 0))
+
+
+def get_num_sms() -> int:
+    """SMs the kernels use on the current device: the limit if one is set, else all."""
+    limit = _native.lib().fp8gemm_get_num_sms_limit()
+    if torch.cuda.is_available():
+        count = torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
+        return min(limit, count) if limit > 0 else count
+    return limit
+
+
+def kernel_grid() -> str:
+    """The compiled kernel configs, one per line."""
+    return _native.lib().fp8gemm_kernel_grid().decode()
+
+
+if os.environ.get("FP8GEMM_PRINT_CONFIGS", "0") not in ("", "0") and not _native.is_loaded():
+    print(f"fp8gemm: {_native.load_error}")

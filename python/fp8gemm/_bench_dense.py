@@ -1,0 +1,241 @@
+"""Dense NT benchmark: fp8gemm.gemm_nt against cuBLAS blockwise FP8 and bf16 cuBLAS.
+
+Used by ``python -m fp8gemm.bench`` and ``benchmarks/bench_gemm.py``. Needs an sm_90 GPU.
+
+Peers:
+- cuBLAS blockwise: ``torch._scaled_mm(a, b.t(), scale_a, scale_b, out_dtype=bf16)`` with
+  1x128 activation scales and 128x128 weight scales. torch's checks (ScaledBlas.cpp,
+  ``is_blockwise_1x128_scaling`` / ``is_blockwise_128x128_scaling``, applied to ``scale_b.t()``
+  against ``mat2.t()``) require ``scale_a`` ``[M, Kb]`` with strides ``(1, M)`` (column-major,
+  leading dimension exactly M) and ``scale_b`` ``[Kb, Nb]`` with strides ``(1, Kb)``, i.e. the
+  transpose of a row-major ``[Nb, Kb]``; ``use_fast_accum`` must be False.
+  With ``K % 128 != 0`` it returns wrong results or faults (DESIGN.md), so it is not run there.
+- bf16: ``torch.matmul(a_bf16, b_bf16.t())`` on the dequantized inputs.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any, Callable
+
+import torch
+
+from .testing import bench_kernel, calc_diff, host_cost_us, random_fp8_problem, reference_gemm_nt
+from .quant import dequantize_128x128, dequantize_1x128
+from .utils import ceil_div
+
+# (N, K) of the dense DeepSeek-V3 layers, timed at three token counts. tests/shapes.py
+# re-exports these so the tests and the benchmark share one list.
+DENSE_NK: list[tuple[int, int]] = [
+    (2112, 7168),
+    (24576, 1536),
+    (32768, 512),
+    (7168, 16384),
+    (4096, 7168),
+    (7168, 2048),
+    (7168, 576),
+]
+DENSE_M: tuple[int, ...] = (64, 128, 4096)
+DENSE_BENCH_SHAPES: list[tuple[int, int, int]] = [(m, n, k) for m in DENSE_M for n, k in DENSE_NK]
+HEADLINE_SHAPE = (4096, 7168, 16384)
+HOST_COST_SHAPE = (64, 2112, 7168)
+
+FP8GEMM_MAX_DIFF = 1e-5  # SPEC.md
+PEER_MAX_DIFF = 1e-4  # looser: only to catch a peer that silently computes garbage
+
+
+def blockwise_scaled_mm(a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """Return a closure calling cuBLAS blockwise FP8 through ``torch._scaled_mm``.
+
+    ``sa`` is any layout of ``[M, Kb]`` (re-laid out once, outside the closure, to the
+    column-major leading-dimension-M layout cuBLAS requires); ``sb`` is ``[Nb, Kb]``.
+    """
+    sa_cublas = sa.t().contiguous().t()  # strides (1, M)
+    sb_cublas = sb.contiguous().t()  # [Kb, Nb], strides (1, Kb)
+    mat2 = b.t()  # [K, N] column-major
+
+    def run() -> torch.Tensor:
+        return torch._scaled_mm(a, mat2, scale_a=sa_cublas, scale_b=sb_cublas, out_dtype=torch.bfloat16)
+
+    return run
+
+
+def _config_str(cfg: dict[str, Any] | None) -> str:
+    if not cfg:
+        return "?"
+    text = f"{cfg.get('block_m')}x{cfg.get('block_n')}x{cfg.get('block_k')} s{cfg.get('stages')}"
+    if cfg.get("multicast", "none") != "none":
+        text += f" mc{cfg['multicast']}{cfg.get('cluster', '')}"
+    if cfg.get("swap_ab"):
+        text += " swap"
+    return text
+
+
+def _bytes_moved(m: int, n: int, k: int, out_bytes: int = 2) -> int:
+    """Bytes of a, b (fp8), sa, sb (fp32) read and the output written, each once."""
+    kb = ceil_div(k, 128)
+    return m * k + n * k + 4 * m * kb + 4 * ceil_div(n, 128) * kb + out_bytes * m * n
+
+
+def _time_round_robin(cands: dict[str, Callable[[], Any]], rounds: int, rep: int, warmup: int) -> dict[str, dict[str, float]]:
+    """Time candidates in turn for several rounds (rotating the order), pooling samples.
+
+    Kernels timed one after another read differently by position (clocks, power), so
+    each round rotates the order and every candidate's median is over all its rounds.
+    """
+    names = list(cands)
+    if not names:
+        return {}
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name] += bench_kernel(cands[name], warmup=warmup if r == 0 else 1, rep=rep)["times_us"]
+    return {
+        name: {
+            "median_us": statistics.median(ts),
+            "min_us": min(ts),
+            "mean_us": statistics.fmean(ts),
+            "max_us": max(ts),
+            "samples": len(ts),
+            "round_medians_us": [statistics.median(ts[i * rep : (i + 1) * rep]) for i in range(rounds)],
+        }
+        for name, ts in samples.items()
+    }
+
+
+def bench_shape(fp8gemm: Any, m: int, n: int, k: int, *, rounds: int, rep: int, warmup: int, seed: int) -> dict[str, Any]:
+    """Check and time the three candidates on one shape; return a JSON-ready row."""
+    row: dict[str, Any] = {"m": m, "n": n, "k": k}
+    try:
+        row["config"] = fp8gemm.select_config("gemm_nt", m, n, k)
+    except Exception as exc:  # the benchmark still runs without the config column
+        row["config"] = None
+        row["config_error"] = f"{type(exc).__name__}: {exc}"
+
+    p = random_fp8_problem(m, n, k, "cuda", seed=seed)
+    a, sa, b, sb = p["a"], p["sa"], p["b"], p["sb"]
+    ref = reference_gemm_nt(a, sa, b, sb)
+    cands: dict[str, Callable[[], Any]] = {}
+    notes: dict[str, str] = {}
+
+    def try_candidate(name: str, fn: Callable[[], torch.Tensor], max_diff: float) -> None:
+        try:
+            out = fn()
+            torch.cuda.synchronize()
+        except Exception as exc:  # a peer (or fp8gemm) refusing a shape is a result, not a crash
+            notes[name] = f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            return
+        diff = calc_diff(out, ref)
+        row[f"{name}_diff"] = diff
+        if not diff < max_diff:  # also catches NaN
+            notes[name] = f"wrong result: calc_diff = {diff:.3e}"
+            if name != "fp8gemm":
+                return
+        cands[name] = fn
+
+    try_candidate("fp8gemm", lambda: fp8gemm.gemm_nt(a, sa, b, sb), FP8GEMM_MAX_DIFF)
+    if k % 128 != 0:
+        notes["cublas_blockwise"] = "not run: K % 128 != 0 (cuBLAS blockwise gives wrong results / faults)"
+    else:
+        try_candidate("cublas_blockwise", blockwise_scaled_mm(a, sa, b, sb), PEER_MAX_DIFF)
+    a_bf16 = dequantize_1x128(a, sa).to(torch.bfloat16)
+    b_bf16 = dequantize_128x128(b, sb).to(torch.bfloat16)
+    try_candidate("bf16", lambda: torch.matmul(a_bf16, b_bf16.t()), math.inf)
+
+    times = _time_round_robin(cands, rounds, rep, warmup)
+    row["times"] = times
+    row["notes"] = notes
+    flops, nbytes = 2.0 * m * n * k, _bytes_moved(m, n, k)
+    us = {name: t["median_us"] for name, t in times.items()}
+    row["fp8gemm_us"] = us.get("fp8gemm")
+    row["cublas_blockwise_us"] = us.get("cublas_blockwise")
+    row["bf16_us"] = us.get("bf16")
+    row["bytes"] = nbytes
+    if row["fp8gemm_us"]:
+        row["tflops"] = flops / row["fp8gemm_us"] / 1e6
+        row["gbps"] = nbytes / row["fp8gemm_us"] / 1e3
+        for peer in ("cublas_blockwise", "bf16"):
+            if us.get(peer):
+                row[f"speedup_vs_{peer}"] = us[peer] / row["fp8gemm_us"]
+    return row
+
+
+def run_dense(
+    fp8gemm: Any,
+    shapes: list[tuple[int, int, int]] | None = None,
+    *,
+    quick: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Benchmark every shape; return rows plus the summary numbers (JSON-ready)."""
+    shapes = DENSE_BENCH_SHAPES if shapes is None else shapes
+    rounds, rep, warmup = (2, 10, 3) if quick else (5, 20, 5)
+    rows = []
+    for i, (m, n, k) in enumerate(shapes):
+        log(f"[{i + 1}/{len(shapes)}] m={m} n={n} k={k}")
+        rows.append(bench_shape(fp8gemm, m, n, k, rounds=rounds, rep=rep, warmup=warmup, seed=1000 + i))
+        torch.cuda.empty_cache()
+
+    ratios = [r["speedup_vs_cublas_blockwise"] for r in rows if "speedup_vs_cublas_blockwise" in r]
+    headline = [r.get("tflops") for r in rows if (r["m"], r["n"], r["k"]) == HEADLINE_SHAPE]
+    result: dict[str, Any] = {
+        "settings": {"rounds": rounds, "rep_per_round": rep, "warmup": warmup, "l2_flush_bytes": 256 << 20},
+        "rows": rows,
+        "geomean_speedup_vs_cublas_blockwise": math.exp(statistics.fmean(map(math.log, ratios))) if ratios else None,
+        "geomean_over_shapes": len(ratios),
+        "tflops_4096x7168x16384": headline[0] if headline else None,
+        "host_cost_us": measure_host_cost(fp8gemm),
+    }
+    return result
+
+
+def measure_host_cost(fp8gemm: Any, shape: tuple[int, int, int] = HOST_COST_SHAPE) -> dict[str, Any]:
+    """CPU microseconds per call of fp8gemm.gemm_nt and of the cuBLAS blockwise call."""
+    m, n, k = shape
+    p = random_fp8_problem(m, n, k, "cuda", seed=7)
+    a, sa, b, sb = p["a"], p["sa"], p["b"], p["sb"]
+    cost: dict[str, Any] = {"shape": list(shape)}
+    for name, fn in (("fp8gemm", lambda: fp8gemm.gemm_nt(a, sa, b, sb)), ("cublas_blockwise", blockwise_scaled_mm(a, sa, b, sb))):
+        try:
+            cost[name] = host_cost_us(fn, n=200)
+        except Exception as exc:
+            cost[name] = None
+            cost[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
+    return cost
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The human-readable report: one line per shape, then the summary."""
+    head = (
+        f"{'M':>5} {'N':>6} {'K':>6} | {'config':<22} | {'fp8gemm us':>10} {'TFLOPS':>7} {'GB/s':>6} | "
+        f"{'cuBLAS-bw us':>12} {'bf16 us':>8} | {'x bw':>5} {'x bf16':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in result["rows"]:
+        flag = " !" if "fp8gemm" in r.get("notes", {}) else ""
+        lines.append(
+            f"{r['m']:>5} {r['n']:>6} {r['k']:>6} | {_config_str(r.get('config')):<22} | "
+            f"{_fmt(r.get('fp8gemm_us'), '10.1f')} {_fmt(r.get('tflops'), '7.0f')} {_fmt(r.get('gbps'), '6.0f')} | "
+            f"{_fmt(r.get('cublas_blockwise_us'), '12.1f')} {_fmt(r.get('bf16_us'), '8.1f')} | "
+            f"{_fmt(r.get('speedup_vs_cublas_blockwise'), '5.2f')} {_fmt(r.get('speedup_vs_bf16'), '6.2f')}{flag}"
+        )
+    for r in result["rows"]:
+        for name, note in r.get("notes", {}).items():
+            lines.append(f"  note m={r['m']} n={r['n']} k={r['k']} {name}: {note}")
+    geo = result.get("geomean_speedup_vs_cublas_blockwise")
+    lines.append(
+        f"geomean speedup vs cuBLAS blockwise: {_fmt(geo, '.3f')} over {result.get('geomean_over_shapes', 0)} shapes"
+    )
+    lines.append(f"TFLOPS at 4096x7168x16384: {_fmt(result.get('tflops_4096x7168x16384'), '.0f')}")
+    hc = result.get("host_cost_us") or {}
+    lines.append(
+        f"host cost per call (m,n,k={tuple(hc.get('shape', ()))}): fp8gemm.gemm_nt {_fmt(hc.get('fp8gemm'), '.1f')} us, "
+        f"cuBLAS blockwise {_fmt(hc.get('cublas_blockwise'), '.1f')} us"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,56 @@
+"""Loads the native library and exposes its host-only C API (ctypes).
+
+The library holds every kernel and registers the `torch.ops.fp8gemm.*` ops when it is
+loaded. It needs no GPU to load: schemas, fake kernels and config selection work on any
+machine with a CUDA build of torch >= 2.10.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+LIB_PATH = Path(__file__).with_name("_C.so")
+load_error: Optional[str] = None
+_cdll: Optional[ctypes.CDLL] = None
+
+
+def _load() -> None:
+    global load_error, _cdll
+    if not LIB_PATH.exists():
+        load_error = f"the native library {LIB_PATH} is missing (build fp8gemm first: see README)"
+        return
+    try:
+        torch.ops.load_library(str(LIB_PATH))
+        _cdll = ctypes.CDLL(str(LIB_PATH))  # the handle torch already holds
+    except (OSError, RuntimeError) as e:  # pragma: no cover - depends on the environment
+        load_error = f"could not load {LIB_PATH}: {e}"
+        return
+    _cdll.fp8gemm_select_config.restype = ctypes.c_int
+    _cdll.fp8gemm_select_config.argtypes = [
+        ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+        ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int),
+    ]
+    _cdll.fp8gemm_last_error.restype = ctypes.c_char_p
+    _cdll.fp8gemm_set_num_sms.argtypes = [ctypes.c_int]
+    _cdll.fp8gemm_get_num_sms_limit.restype = ctypes.c_int
+    _cdll.fp8gemm_kernel_grid.restype = ctypes.c_char_p
+    _cdll.fp8gemm_force_kernel.argtypes = [ctypes.c_int]
+    _cdll.fp8gemm_num_kernels.restype = ctypes.c_int
+
+
+_load()
+
+
+def lib() -> ctypes.CDLL:
+    """The loaded library, or a clear error saying why there is none."""
+    if _cdll is None:
+        raise RuntimeError(f"fp8gemm: {load_error}")
+    return _cdll
+
+
+def is_loaded() -> bool:
+    return _cdll is not None

@@ -1,0 +1,187 @@
+"""Helpers shared by the tests and the benchmarks: error metric, float64 reference,
+random problems and timing."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any, Callable
+
+import torch
+
+from .quant import dequantize_128x128, dequantize_1x128, per_block_cast_to_fp8, per_token_cast_to_fp8
+from .utils import ceil_div
+
+__all__ = [
+    "calc_diff",
+    "reference_gemm_nt",
+    "random_fp8_problem",
+    "bench_kernel",
+    "host_cost_us",
+]
+
+L2_FLUSH_BYTES = 256 * 1024 * 1024
+_flush_buffers: dict[torch.device, torch.Tensor] = {}
+
+
+def calc_diff(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Global similarity error ``1 - 2 * sum(x * y) / sum(x * x + y * y)`` in float64.
+
+    0 for identical tensors (also when both are all zero), 1 for orthogonal ones,
+    2 for ``y == -x``. Insensitive to where the error sits, sensitive to its energy.
+    """
+    if x.shape != y.shape:
+        raise ValueError(f"calc_diff: x and y must have the same shape, got {list(x.shape)} and {list(y.shape)}")
+    x, y = x.double(), y.double()
+    denominator = (x * x + y * y).sum()
+    if denominator.item() == 0.0:
+        return 0.0
+    return float(1.0 - 2.0 * (x * y).sum() / denominator)
+
+
+def reference_gemm_nt(a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> torch.Tensor:
+    """Float64 ``dequant(a, sa) @ dequant(b, sb).T`` on the inputs' device.
+
+    ``sa`` is 1x128 (``[..., M, Kb]``). ``sb`` is 128x128 when its shape is
+    ``[..., ceil(N/128), Kb]`` and 1x128 when it is ``[..., N, Kb]`` (the two
+    agree when N == 1). Any strides are accepted.
+    """
+    n, k = b.shape[-2], b.shape[-1]
+    if a.shape[-1] != k:
+        raise ValueError(f"reference_gemm_nt: a and b must share K, got a {list(a.shape)} and b {list(b.shape)}")
+    a_deq = dequantize_1x128(a, sa)
+    kb = ceil_div(k, 128)
+    if tuple(sb.shape) == (*b.shape[:-2], ceil_div(n, 128), kb):
+        b_deq = dequantize_128x128(b, sb)
+    elif tuple(sb.shape) == (*b.shape[:-2], n, kb):
+        b_deq = dequantize_1x128(b, sb)
+    else:
+        raise ValueError(
+            f"reference_gemm_nt: sb must have shape [..., ceil(N/128), Kb] = [{ceil_div(n, 128)}, {kb}] "
+            f"(128x128) or [..., N, Kb] = [{n}, {kb}] (1x128), got {list(sb.shape)}"
+        )
+    return a_deq @ b_deq.transpose(-1, -2)
+
+
+def random_fp8_problem(
+    m: int,
+    n: int,
+    k: int,
+    device: str | torch.device = "cuda",
+    seed: int | None = None,
+    b_scales: str = "128x128",
+) -> dict[str, torch.Tensor]:
+    """Fresh random FP8 operands for ``gemm_nt`` with a realistic spread of magnitudes.
+
+    Activations are Gaussian times a log-normal per-row magnitude and a few
+    outlier channels; weights are Gaussian times a log-normal per-row magnitude.
+
+    Args:
+        m, n, k: problem size (``k % 16 == 0``).
+        device: where the tensors are created.
+        seed: makes the data reproducible; ``None`` draws a fresh seed.
+        b_scales: ``"128x128"`` (sb ``[ceil(N/128), Kb]``) or ``"1x128"`` (sb canonical ``[N, Kb]``).
+
+    Returns:
+        dict with ``a`` ``[M, K]`` fp8, ``sa`` ``[M, Kb]`` canonical, ``b`` ``[N, K]`` fp8, ``sb``.
+    """
+    if b_scales not in ("128x128", "1x128"):
+        raise ValueError(f"random_fp8_problem: b_scales must be '128x128' or '1x128', got {b_scales!r}")
+    device = torch.device(device)
+    gen = torch.Generator(device=device)
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(seed)
+
+    def randn(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=gen, device=device, dtype=torch.float32)
+
+    row_mag = torch.exp(0.5 * randn(m, 1))
+    channel_mag = torch.where(torch.rand(1, k, generator=gen, device=device) < 0.01, 8.0, 1.0)
+    x = (randn(m, k) * row_mag * channel_mag).to(torch.bfloat16)
+    w = (randn(n, k) * torch.exp(0.25 * randn(n, 1)) * 0.05).to(torch.bfloat16)
+    a, sa = per_token_cast_to_fp8(x)
+    if b_scales == "128x128":
+        b, sb = per_block_cast_to_fp8(w)
+    else:
+        b, sb = per_token_cast_to_fp8(w)
+    return {"a": a, "sa": sa, "b": b, "sb": sb}
+
+
+def _flush_buffer(device: torch.device) -> torch.Tensor:
+    buf = _flush_buffers.get(device)
+    if buf is None:
+        buf = torch.empty(L2_FLUSH_BYTES, dtype=torch.int8, device=device)
+        _flush_buffers[device] = buf
+    return buf
+
+
+def bench_kernel(
+    fn: Callable[[], Any],
+    *,
+    warmup: int = 5,
+    rep: int = 30,
+    flush_l2: bool = True,
+) -> dict[str, Any]:
+    """Time ``fn`` on the current CUDA stream with CUDA events.
+
+    Before every timed call a 256 MB buffer is overwritten so that the kernel
+    starts with a cold L2 (the write itself is outside the timed interval).
+
+    Returns:
+        dict with ``median_us``, ``min_us``, ``mean_us``, ``max_us``, ``rep`` and
+        ``times_us`` (every sample, in call order).
+    """
+    if rep < 1:
+        raise ValueError(f"bench_kernel: rep must be >= 1, got {rep}")
+    device = torch.device("cuda", torch.cuda.current_device())
+    buf = _flush_buffer(device) if flush_l2 else None
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(rep)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(rep)]
+    for i in range(rep):
+        if buf is not None:
+            buf.zero_()
+        starts[i].record()
+        fn()
+        ends[i].record()
+    torch.cuda.synchronize()
+    times = [s.elapsed_time(e) * 1e3 for s, e in zip(starts, ends)]
+    return {
+        "median_us": statistics.median(times),
+        "min_us": min(times),
+        "mean_us": statistics.fmean(times),
+        "max_us": max(times),
+        "rep": rep,
+        "times_us": times,
+    }
+
+
+def host_cost_us(fn: Callable[[], Any], n: int = 100, sleep_cycles: int = 400_000_000) -> float:
+    """CPU microseconds per call of ``fn``, measured while the GPU is kept busy.
+
+    A long sleep kernel is enqueued first, so that launches only queue up and the
+    loop measures the host path (argument checks, dispatch, launch), not the GPU.
+
+    Args:
+        fn: the call to measure (it should enqueue GPU work only).
+        n: number of timed calls; keep it well below the launch queue depth (~1000).
+        sleep_cycles: length of the sleep kernel in GPU clock cycles (400M is
+            about 0.2 s on an H100).
+    """
+    if n < 1:
+        raise ValueError(f"host_cost_us: n must be >= 1, got {n}")
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    torch.cuda._sleep(sleep_cycles)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    elapsed = time.perf_counter() - t0
+    torch.cuda.synchronize()
+    return elapsed / n * 1e6

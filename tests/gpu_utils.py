@@ -1,0 +1,46 @@
+"""Skip helpers for tests that need an sm_90 GPU and the native library."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import pytest
+import torch
+
+
+@functools.lru_cache(maxsize=None)
+def hopper_skip_reason() -> str | None:
+    """Why the GPU tests cannot run here, or None when they can."""
+    if not torch.cuda.is_available():
+        return "needs a CUDA GPU; torch.cuda.is_available() is False"
+    cap = torch.cuda.get_device_capability()
+    if cap != (9, 0):
+        name = torch.cuda.get_device_name()
+        return f"needs an sm_90 (Hopper) GPU, got {name} (sm_{cap[0]}{cap[1]})"
+    try:
+        import fp8gemm  # noqa: F401
+    except Exception as exc:  # any import failure means: nothing to test
+        return f"fp8gemm failed to import: {type(exc).__name__}: {exc}"
+    try:
+        torch.ops.fp8gemm.gemm_nt.default
+    except (AttributeError, RuntimeError) as exc:
+        lib = getattr(fp8gemm, "_lib_path", None)
+        return f"fp8gemm native library not loaded (torch.ops.fp8gemm.gemm_nt missing; _lib_path={lib}): {exc}"
+    return None
+
+
+def require_hopper() -> None:
+    """Skip the calling test unless an sm_90 GPU and the native library are present."""
+    reason = hopper_skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+_REASON = hopper_skip_reason()
+if _REASON is not None and os.environ.get("FP8GEMM_REQUIRE_HOPPER") == "1":
+    # scripts/gpu_check.sh sets this: on the GPU machine a skip would hide a broken build.
+    raise RuntimeError(f"FP8GEMM_REQUIRE_HOPPER=1 but the GPU tests cannot run: {_REASON}")
+
+# Decorator / pytestmark form. The reason is computed at collection time.
+requires_hopper = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")

@@ -1,0 +1,333 @@
+"""GPU tests of fp8gemm.gemm_nt / gemm_nt_out against the float64 reference.
+
+Every test needs an sm_90 GPU and the native library; otherwise it is skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gpu_utils import requires_hopper
+from shapes import DENSE_BENCH_SHAPES, GEMM_SHAPES, PROPERTY_SHAPES, shape_id
+
+from fp8gemm.quant import per_block_cast_to_fp8, per_token_cast_to_fp8
+from fp8gemm.testing import calc_diff, random_fp8_problem, reference_gemm_nt
+from fp8gemm.utils import ceil_div, get_col_major_tma_aligned_tensor
+
+pytestmark = requires_hopper
+
+MAX_DIFF = 1e-5  # SPEC.md: global metric against the float64 reference
+H100_MAX_SMEM_PER_BLOCK = 227 * 1024
+
+
+def _fp8gemm():
+    import fp8gemm
+
+    return fp8gemm
+
+
+def _problem(shape: tuple[int, int, int], salt: int = 0) -> dict[str, torch.Tensor]:
+    m, n, k = shape
+    return random_fp8_problem(m, n, k, "cuda", seed=(m * 1_000_003 + n * 1009 + k) * 7 + salt)
+
+
+def _args(p: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    return p["a"], p["sa"], p["b"], p["sb"]
+
+
+def _clone(t: torch.Tensor) -> torch.Tensor:
+    """A copy with the same strides (clone() makes padded layouts contiguous)."""
+    return torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=t.device).copy_(t)
+
+
+def _check_close(out: torch.Tensor, ref: torch.Tensor) -> None:
+    assert not torch.isnan(out).any(), "output has NaN (an element was never written?)"
+    diff = calc_diff(out, ref)
+    assert diff < MAX_DIFF, f"calc_diff = {diff:.3e} >= {MAX_DIFF}"
+
+
+# ---------------------------------------------------------------- correctness
+
+
+@pytest.mark.parametrize("shape", GEMM_SHAPES, ids=shape_id)
+def test_gemm_nt_bf16(shape: tuple[int, int, int]) -> None:
+    p = _problem(shape)
+    out = _fp8gemm().gemm_nt(*_args(p))
+    m, n, _ = shape
+    assert out.shape == (m, n) and out.dtype == torch.bfloat16 and out.is_contiguous()
+    assert out.device == p["a"].device
+    _check_close(out, reference_gemm_nt(*_args(p)))
+
+
+@pytest.mark.parametrize("shape", GEMM_SHAPES, ids=shape_id)
+def test_gemm_nt_fp32(shape: tuple[int, int, int]) -> None:
+    p = _problem(shape)
+    out = _fp8gemm().gemm_nt(*_args(p), out_dtype=torch.float32)
+    assert out.dtype == torch.float32 and out.shape == shape[:2]
+    _check_close(out, reference_gemm_nt(*_args(p)))
+
+
+@pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float32], ids=str)
+@pytest.mark.parametrize("shape", GEMM_SHAPES, ids=shape_id)
+def test_gemm_nt_out_writes_every_element(shape: tuple[int, int, int], out_dtype: torch.dtype) -> None:
+    p = _problem(shape)
+    out = torch.full(shape[:2], float("nan"), dtype=out_dtype, device="cuda")
+    result = _fp8gemm().gemm_nt_out(*_args(p), out)
+    assert result is None
+    _check_close(out, reference_gemm_nt(*_args(p)))
+
+
+@pytest.mark.parametrize("shape", GEMM_SHAPES, ids=shape_id)
+def test_gemm_nt_out_accumulate(shape: tuple[int, int, int]) -> None:
+    p = _problem(shape)
+    ref = reference_gemm_nt(*_args(p))
+    gen = torch.Generator(device="cuda").manual_seed(11)
+    out0 = torch.randn(shape[:2], generator=gen, device="cuda") * ref.abs().mean().float()
+    out = out0.clone()
+    _fp8gemm().gemm_nt_out(*_args(p), out, accumulate=True)
+    _check_close(out, out0.double() + ref)
+
+
+# ---------------------------------------------------------------- scale layouts
+
+
+def _relayout(p: dict[str, torch.Tensor], layout: str) -> dict[str, torch.Tensor]:
+    q = dict(p)
+    sa, sb = p["sa"], p["sb"]
+    if layout == "sa_row_major":
+        q["sa"] = sa.contiguous()
+    elif layout == "sa_col_major_unpadded":  # column-major, leading dimension M (not align(M, 4))
+        q["sa"] = sa.t().contiguous().t()
+    elif layout == "sa_strided_view":  # every other column of a wider row-major buffer
+        buf = torch.full((sa.shape[0], 2 * sa.shape[1]), float("nan"), device="cuda")
+        q["sa"] = buf[:, ::2]
+        q["sa"].copy_(sa)
+    elif layout == "sb_col_major":
+        q["sb"] = sb.t().contiguous().t()
+    elif layout == "sb_strided_view":
+        buf = torch.full((2 * sb.shape[0], sb.shape[1]), float("nan"), device="cuda")
+        q["sb"] = buf[::2]
+        q["sb"].copy_(sb)
+    else:
+        raise AssertionError(layout)
+    return q
+
+
+@pytest.mark.parametrize(
+    "layout", ["sa_row_major", "sa_col_major_unpadded", "sa_strided_view", "sb_col_major", "sb_strided_view"]
+)
+@pytest.mark.parametrize("shape", PROPERTY_SHAPES, ids=shape_id)
+def test_non_canonical_scale_layouts(shape: tuple[int, int, int], layout: str) -> None:
+    p = _problem(shape)
+    expected = _fp8gemm().gemm_nt(*_args(p))
+    q = _relayout(p, layout)
+    if q["sa"].stride() == p["sa"].stride() and q["sb"].stride() == p["sb"].stride():
+        pytest.skip(f"{layout} is the canonical layout for this shape")
+    out = _fp8gemm().gemm_nt(*_args(q))
+    assert torch.equal(out, expected), "same scale values in another layout must give the same result"
+    # The caller's tensors are not modified by the conversion.
+    assert torch.equal(q["sa"], p["sa"]) and torch.equal(q["sb"], p["sb"])
+
+
+# ---------------------------------------------------------------- streams, graphs, compile
+
+
+@pytest.mark.parametrize("shape", PROPERTY_SHAPES, ids=shape_id)
+def test_runs_on_current_stream(shape: tuple[int, int, int]) -> None:
+    """The op must be ordered after earlier work on the current (side) stream.
+
+    The side stream sleeps, then overwrites the inputs, then calls the op. Had the op
+    been launched on another stream it would read the old inputs.
+    """
+    old, new = _problem(shape, salt=1), _problem(shape, salt=2)
+    a, sa, b, sb = (_clone(t) for t in _args(old))
+    torch.cuda.synchronize()
+    side = torch.cuda.Stream()
+    with torch.cuda.stream(side):
+        torch.cuda._sleep(50_000_000)
+        for dst, src in zip((a, sa, b, sb), _args(new)):
+            dst.copy_(src)
+        out = _fp8gemm().gemm_nt(a, sa, b, sb)
+    torch.cuda.current_stream().wait_stream(side)
+    _check_close(out, reference_gemm_nt(*_args(new)))
+
+
+@pytest.mark.parametrize("mode", ["out", "functional"])
+@pytest.mark.parametrize("shape", PROPERTY_SHAPES, ids=shape_id)
+def test_cuda_graph_replay_sees_new_data(shape: tuple[int, int, int], mode: str) -> None:
+    fp8gemm = _fp8gemm()
+    first, second = _problem(shape, salt=3), _problem(shape, salt=4)
+    a, sa, b, sb = (_clone(t) for t in _args(first))
+    assert sa.stride() == first["sa"].stride()
+    out = torch.empty(shape[:2], dtype=torch.bfloat16, device="cuda")
+
+    def run() -> torch.Tensor:
+        if mode == "out":
+            fp8gemm.gemm_nt_out(a, sa, b, sb, out)
+            return out
+        return fp8gemm.gemm_nt(a, sa, b, sb)
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm up outside the capture
+        run()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_out = run()
+
+    for dst, src in zip((a, sa, b, sb), _args(second)):
+        dst.copy_(src)
+    static_out.fill_(float("nan"))
+    graph.replay()
+    torch.cuda.synchronize()
+    _check_close(static_out, reference_gemm_nt(*_args(second)))
+
+
+def _quantize_and_gemm(x: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> torch.Tensor:
+    a, sa = per_token_cast_to_fp8(x)
+    return _fp8gemm().gemm_nt(a, sa, b, sb)
+
+
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic"])
+def test_torch_compile_fullgraph(dynamic: bool) -> None:
+    torch._dynamo.reset()
+    compiled = torch.compile(_quantize_and_gemm, fullgraph=True, dynamic=dynamic)
+    gen = torch.Generator(device="cuda").manual_seed(21)
+    w = torch.randn(2112, 576, generator=gen, device="cuda", dtype=torch.bfloat16)
+    b, sb = per_block_cast_to_fp8(w)
+    for m in (129, 64, 7):
+        x = torch.randn(m, 576, generator=gen, device="cuda", dtype=torch.bfloat16)
+        out = compiled(x, b, sb)
+        a, sa = per_token_cast_to_fp8(x)  # eager quantization for the reference
+        assert out.shape == (m, 2112) and out.dtype == torch.bfloat16
+        _check_close(out, reference_gemm_nt(a, sa, b, sb))
+
+
+def test_torch_compile_out_accumulate() -> None:
+    torch._dynamo.reset()
+    fp8gemm = _fp8gemm()
+
+    def step(a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, out: torch.Tensor) -> None:
+        fp8gemm.gemm_nt_out(a, sa, b, sb, out, accumulate=True)
+
+    p = _problem((129, 2112, 2048))
+    out0 = torch.randn(129, 2112, device="cuda")
+    out = out0.clone()
+    torch.compile(step, fullgraph=True)(*_args(p), out)
+    _check_close(out, out0.double() + reference_gemm_nt(*_args(p)))
+
+
+@pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float32], ids=str)
+def test_opcheck_gemm_nt(out_dtype: torch.dtype) -> None:
+    _fp8gemm()
+    p = _problem((129, 2112, 576))
+    torch.library.opcheck(torch.ops.fp8gemm.gemm_nt.default, (*_args(p), out_dtype))
+
+
+@pytest.mark.parametrize(
+    "out_dtype, accumulate", [(torch.bfloat16, False), (torch.float32, False), (torch.float32, True)], ids=str
+)
+def test_opcheck_gemm_nt_out(out_dtype: torch.dtype, accumulate: bool) -> None:
+    _fp8gemm()
+    p = _problem((129, 2112, 576))
+    out = torch.randn(129, 2112, device="cuda").to(out_dtype)
+    torch.library.opcheck(torch.ops.fp8gemm.gemm_nt_out.default, (*_args(p), out, accumulate))
+
+
+# ---------------------------------------------------------------- edge cases
+
+
+@pytest.mark.parametrize("n, k", [(2112, 7168), (136, 112)])
+def test_m_zero(n: int, k: int) -> None:
+    fp8gemm = _fp8gemm()
+    p = _problem((1, n, k))
+    a = torch.empty(0, k, dtype=torch.float8_e4m3fn, device="cuda")
+    sa = get_col_major_tma_aligned_tensor(torch.empty(0, ceil_div(k, 128), device="cuda"))
+    out = fp8gemm.gemm_nt(a, sa, p["b"], p["sb"])
+    assert out.shape == (0, n) and out.dtype == torch.bfloat16 and out.device.type == "cuda"
+    fp8gemm.gemm_nt_out(a, sa, p["b"], p["sb"], torch.empty(0, n, dtype=torch.float32, device="cuda"))
+    torch.cuda.synchronize()
+
+
+@pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float32], ids=str)
+@pytest.mark.parametrize("shape", [(4096, 7168, 7168), (64, 2112, 7168), (129, 4096, 576)], ids=shape_id)
+def test_deterministic(shape: tuple[int, int, int], out_dtype: torch.dtype) -> None:
+    fp8gemm = _fp8gemm()
+    p = _problem(shape)
+    first = fp8gemm.gemm_nt(*_args(p), out_dtype=out_dtype)
+    second = fp8gemm.gemm_nt(*_args(p), out_dtype=out_dtype)
+    assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("shape", DENSE_BENCH_SHAPES, ids=shape_id)
+def test_select_config(shape: tuple[int, int, int]) -> None:
+    cfg = _fp8gemm().select_config("gemm_nt", *shape)
+    expected_keys = {"block_m", "block_n", "block_k", "stages", "multicast", "cluster", "swap_ab", "smem_bytes"}
+    assert expected_keys <= set(cfg), f"missing keys {expected_keys - set(cfg)}"
+    for key in ("block_m", "block_n", "block_k", "stages", "cluster", "smem_bytes"):
+        assert isinstance(cfg[key], int) and cfg[key] > 0, f"{key} = {cfg[key]!r}"
+    assert cfg["block_k"] == 128
+    assert cfg["multicast"] in ("none", "a", "b")
+    if cfg["multicast"] != "none":
+        assert cfg["cluster"] > 1, f"multicast {cfg['multicast']!r} needs a cluster, got cluster = {cfg['cluster']}"
+    assert isinstance(cfg["swap_ab"], bool)
+    assert cfg["smem_bytes"] <= H100_MAX_SMEM_PER_BLOCK
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _bad_inputs(case: str) -> tuple[tuple, dict, tuple[str, ...]]:
+    """(args, kwargs, words the error message must contain) for gemm_nt / gemm_nt_out."""
+    m, n, k = 64, 256, 512
+    p = _problem((m, n, k))
+    a, sa, b, sb = _args(p)
+    if case == "sa_shape":
+        return (a, sa[:, :3], b, sb), {}, ("sa", "4", "3")
+    if case == "sb_shape":
+        return (a, sa, b, sb[:1]), {}, ("sb", "2", "1")
+    if case == "a_dtype":
+        return (a.to(torch.bfloat16), sa, b, sb), {}, ("a", "float8_e4m3fn", "bfloat16")
+    if case == "k_mismatch":
+        return (a, sa, b[:, :384].contiguous(), sb[:, :3].contiguous()), {}, ("b", "512", "384")
+    if case == "k_not_multiple_of_16":
+        a2 = torch.zeros(m, 120, dtype=torch.float8_e4m3fn, device="cuda")
+        b2 = torch.zeros(n, 120, dtype=torch.float8_e4m3fn, device="cuda")
+        s_a = get_col_major_tma_aligned_tensor(torch.ones(m, 1, device="cuda"))
+        return (a2, s_a, b2, torch.ones(2, 1, device="cuda")), {}, ("16", "120")
+    if case == "sa_dtype":
+        return (a, sa.to(torch.bfloat16), b, sb), {}, ("sa", "float")
+    if case == "cpu_tensor":
+        return (a, sa, b, sb.cpu()), {}, ("sb",)
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    "case", ["sa_shape", "sb_shape", "a_dtype", "k_mismatch", "k_not_multiple_of_16", "sa_dtype", "cpu_tensor"]
+)
+def test_gemm_nt_rejects_bad_input(case: str) -> None:
+    args, kwargs, words = _bad_inputs(case)
+    with pytest.raises((ValueError, RuntimeError)) as info:
+        _fp8gemm().gemm_nt(*args, **kwargs)
+    message = str(info.value).lower()  # C++ spells dtypes BFloat16, Float8_e4m3fn
+    for word in words:
+        assert word.lower() in message, f"error message should mention {word!r}: {info.value}"
+
+
+@pytest.mark.parametrize("case", ["accumulate_bf16", "out_shape", "out_dtype", "out_non_contiguous"])
+def test_gemm_nt_out_rejects_bad_out(case: str) -> None:
+    p = _problem((64, 256, 512))
+    accumulate = False
+    if case == "accumulate_bf16":
+        out, accumulate = torch.zeros(64, 256, dtype=torch.bfloat16, device="cuda"), True
+    elif case == "out_shape":
+        out = torch.zeros(64, 255, dtype=torch.bfloat16, device="cuda")
+    elif case == "out_dtype":
+        out = torch.zeros(64, 256, dtype=torch.float16, device="cuda")
+    else:
+        out = torch.zeros(256, 64, dtype=torch.bfloat16, device="cuda").t()
+    with pytest.raises((ValueError, RuntimeError)) as info:
+        _fp8gemm().gemm_nt_out(*_args(p), out, accumulate=accumulate)
+    assert "out" in str(info.value) or "accumulate" in str(info.value), str(info.value)
