@@ -25,7 +25,12 @@ def _run_without_gpu(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(
     "command",
-    [["-m", "fp8gemm.bench"], ["-m", "fp8gemm.bench", "--quick"], ["-m", "fp8gemm", "bench"], ["benchmarks/bench_gemm.py"]],
+    [
+        ["-m", "fp8gemm.bench"],
+        ["-m", "fp8gemm.bench", "--quick"],
+        ["-m", "fp8gemm", "bench"],
+        ["benchmarks/bench_gemm.py"],
+    ],
     ids=["bench", "bench-quick", "main-bench", "bench_gemm.py"],
 )
 def test_no_gpu_exits_2_with_one_line(command: list[str]) -> None:
@@ -99,7 +104,34 @@ def test_format_table() -> None:
     text = _bench_dense.format_table(result)
     lines = text.splitlines()
     assert "fp8gemm us" in lines[0] and "cuBLAS-bw us" in lines[0] and "config" in lines[0]
-    assert "64x128x128 s6 mcb2 swap" in lines[2]
+    assert "64x128x128 s6 mc=b swap" in lines[2]
+    assert lines[2].index("|", 20) == lines[0].index("|", 20)  # columns line up with a missing peer
     assert "not run: K % 128 != 0" in text
     assert "geomean speedup vs cuBLAS blockwise: -" in text
     assert "fp8gemm.gemm_nt 12.3 us" in text
+
+
+@pytest.mark.parametrize("m", [64, 129])
+def test_blockwise_peer_call_layouts(m: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cuBLAS peer gets the scale layouts torch's ScaledBlas.cpp checks for (1x128, 128x128)."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from fp8gemm.quant import per_block_cast_to_fp8, per_token_cast_to_fp8
+
+    n, k = 2112, 7168
+    with FakeTensorMode():
+        a, sa = per_token_cast_to_fp8(torch.empty(m, k, device="cuda", dtype=torch.bfloat16))
+        b, sb = per_block_cast_to_fp8(torch.empty(n, k, device="cuda", dtype=torch.bfloat16))
+        run = _bench_dense.blockwise_scaled_mm(a, sa, b, sb)
+        out = run()  # torch's meta function checks the shapes
+        assert out.shape == (m, n) and out.dtype == torch.bfloat16
+
+        seen = {}
+        monkeypatch.setattr(torch, "_scaled_mm", lambda *args, **kwargs: seen.update(args=args, kwargs=kwargs))
+        run()
+    mat2, scale_a, scale_b = seen["args"][1], seen["kwargs"]["scale_a"], seen["kwargs"]["scale_b"]
+    assert mat2.shape == (k, n) and mat2.stride() == (1, k)  # column-major [K, N]
+    assert scale_a.shape == (m, 56) and scale_a.stride() == (1, m)  # leading dimension exactly M
+    assert scale_b.shape == (56, 17) and scale_b.stride() == (1, 56)  # transpose of row-major [Nb, Kb]
+    assert seen["kwargs"]["out_dtype"] == torch.bfloat16 and not seen["kwargs"].get("use_fast_accum", False)

@@ -15,7 +15,7 @@ from fp8gemm.quant import per_block_cast_to_fp8, per_token_cast_to_fp8
 from fp8gemm.testing import calc_diff, random_fp8_problem, reference_gemm_nt
 from fp8gemm.utils import ceil_div, get_col_major_tma_aligned_tensor
 
-pytestmark = requires_hopper
+pytestmark = [pytest.mark.gpu, requires_hopper]
 
 MAX_DIFF = 1e-5  # SPEC.md: global metric against the float64 reference
 H100_MAX_SMEM_PER_BLOCK = 227 * 1024
@@ -219,11 +219,38 @@ def test_torch_compile_out_accumulate() -> None:
     _check_close(out, out0.double() + reference_gemm_nt(*_args(p)))
 
 
+# opcheck's test_schema compares inputs with torch.allclose, which has no float8 kernels
+# ("mul_cuda" not implemented for 'Float8_e4m3fn'); the same property (no undeclared
+# mutation, no aliasing, out keeps its storage) is checked bytewise below instead.
+OPCHECK_UTILS = ("test_autograd_registration", "test_faketensor", "test_aot_dispatch_dynamic")
+
+
+def _bytes(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().clone().view(torch.uint8) if t.element_size() == 1 else t.detach().clone()
+
+
+def _assert_schema_respected(op, args: tuple, mutated: tuple[int, ...] = ()) -> None:
+    tensors = {i: t for i, t in enumerate(args) if isinstance(t, torch.Tensor)}
+    before = {i: (_bytes(t), t.stride(), t.untyped_storage().data_ptr()) for i, t in tensors.items()}
+    result = op(*args)
+    torch.cuda.synchronize()
+    for i, t in tensors.items():
+        data, stride, ptr = before[i]
+        assert t.stride() == stride and t.untyped_storage().data_ptr() == ptr, f"argument {i} was re-allocated"
+        if i not in mutated:
+            assert torch.equal(_bytes(t), data), f"argument {i} was mutated but the schema does not say so"
+    if isinstance(result, torch.Tensor):
+        ptrs = {t.untyped_storage().data_ptr() for t in tensors.values()}
+        assert result.untyped_storage().data_ptr() not in ptrs, "the result aliases an input"
+
+
 @pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float32], ids=str)
 def test_opcheck_gemm_nt(out_dtype: torch.dtype) -> None:
     _fp8gemm()
     p = _problem((129, 2112, 576))
-    torch.library.opcheck(torch.ops.fp8gemm.gemm_nt.default, (*_args(p), out_dtype))
+    op = torch.ops.fp8gemm.gemm_nt.default
+    torch.library.opcheck(op, (*_args(p), out_dtype), test_utils=OPCHECK_UTILS)
+    _assert_schema_respected(op, (*_args(p), out_dtype))
 
 
 @pytest.mark.parametrize(
@@ -232,8 +259,10 @@ def test_opcheck_gemm_nt(out_dtype: torch.dtype) -> None:
 def test_opcheck_gemm_nt_out(out_dtype: torch.dtype, accumulate: bool) -> None:
     _fp8gemm()
     p = _problem((129, 2112, 576))
+    op = torch.ops.fp8gemm.gemm_nt_out.default
     out = torch.randn(129, 2112, device="cuda").to(out_dtype)
-    torch.library.opcheck(torch.ops.fp8gemm.gemm_nt_out.default, (*_args(p), out, accumulate))
+    torch.library.opcheck(op, (*_args(p), out, accumulate), test_utils=OPCHECK_UTILS)
+    _assert_schema_respected(op, (*_args(p), out, accumulate), mutated=(4,))
 
 
 # ---------------------------------------------------------------- edge cases

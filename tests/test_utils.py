@@ -26,7 +26,8 @@ def test_align(x: int, a: int, expected: int) -> None:
 
 @pytest.mark.parametrize(
     "x, element_size, expected",
-    [(1, 4, 4), (4, 4, 4), (5, 4, 8), (127, 4, 128), (1, 2, 8), (9, 2, 16), (1, 1, 16), (17, 1, 32), (3, 8, 4), (0, 4, 0)],
+    [(1, 4, 4), (4, 4, 4), (5, 4, 8), (127, 4, 128), (1, 2, 8), (9, 2, 16), (1, 1, 16), (17, 1, 32), (3, 8, 4),
+     (0, 4, 0)],
 )
 def test_get_tma_aligned_size(x: int, element_size: int, expected: int) -> None:
     got = get_tma_aligned_size(x, element_size)
@@ -44,7 +45,9 @@ def test_m_alignment() -> None:
     assert get_m_alignment_for_contiguous_layout() == 128
 
 
-@pytest.mark.parametrize("m, kb", [(1, 1), (1, 5), (3, 2), (4, 1), (4, 3), (7, 1), (8, 1), (64, 56), (129, 5), (1000, 17)])
+@pytest.mark.parametrize(
+    "m, kb", [(1, 1), (1, 5), (3, 2), (4, 1), (4, 3), (7, 1), (8, 1), (64, 56), (129, 5), (1000, 17)]
+)
 def test_col_major_2d(m: int, kb: int) -> None:
     s = torch.randn(m, kb)
     out = get_col_major_tma_aligned_tensor(s)

@@ -45,7 +45,9 @@ FP8GEMM_MAX_DIFF = 1e-5  # SPEC.md
 PEER_MAX_DIFF = 1e-4  # looser: only to catch a peer that silently computes garbage
 
 
-def blockwise_scaled_mm(a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> Callable[[], torch.Tensor]:
+def blockwise_scaled_mm(
+    a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor
+) -> Callable[[], torch.Tensor]:
     """Return a closure calling cuBLAS blockwise FP8 through ``torch._scaled_mm``.
 
     ``sa`` is any layout of ``[M, Kb]`` (re-laid out once, outside the closure, to the
@@ -66,7 +68,9 @@ def _config_str(cfg: dict[str, Any] | None) -> str:
         return "?"
     text = f"{cfg.get('block_m')}x{cfg.get('block_n')}x{cfg.get('block_k')} s{cfg.get('stages')}"
     if cfg.get("multicast", "none") != "none":
-        text += f" mc{cfg['multicast']}{cfg.get('cluster', '')}"
+        text += f" mc={cfg['multicast']}"
+        if cfg.get("cluster", 2) != 2:
+            text += f"/c{cfg.get('cluster')}"
     if cfg.get("swap_ab"):
         text += " swap"
     return text
@@ -78,7 +82,9 @@ def _bytes_moved(m: int, n: int, k: int, out_bytes: int = 2) -> int:
     return m * k + n * k + 4 * m * kb + 4 * ceil_div(n, 128) * kb + out_bytes * m * n
 
 
-def _time_round_robin(cands: dict[str, Callable[[], Any]], rounds: int, rep: int, warmup: int) -> dict[str, dict[str, float]]:
+def _time_round_robin(
+    cands: dict[str, Callable[[], Any]], rounds: int, rep: int, warmup: int
+) -> dict[str, dict[str, Any]]:
     """Time candidates in turn for several rounds (rotating the order), pooling samples.
 
     Kernels timed one after another read differently by position (clocks, power), so
@@ -105,7 +111,9 @@ def _time_round_robin(cands: dict[str, Callable[[], Any]], rounds: int, rep: int
     }
 
 
-def bench_shape(fp8gemm: Any, m: int, n: int, k: int, *, rounds: int, rep: int, warmup: int, seed: int) -> dict[str, Any]:
+def bench_shape(
+    fp8gemm: Any, m: int, n: int, k: int, *, rounds: int, rep: int, warmup: int, seed: int
+) -> dict[str, Any]:
     """Check and time the three candidates on one shape; return a JSON-ready row."""
     row: dict[str, Any] = {"m": m, "n": n, "k": k}
     try:
@@ -197,7 +205,8 @@ def measure_host_cost(fp8gemm: Any, shape: tuple[int, int, int] = HOST_COST_SHAP
     p = random_fp8_problem(m, n, k, "cuda", seed=7)
     a, sa, b, sb = p["a"], p["sa"], p["b"], p["sb"]
     cost: dict[str, Any] = {"shape": list(shape)}
-    for name, fn in (("fp8gemm", lambda: fp8gemm.gemm_nt(a, sa, b, sb)), ("cublas_blockwise", blockwise_scaled_mm(a, sa, b, sb))):
+    calls = {"fp8gemm": lambda: fp8gemm.gemm_nt(a, sa, b, sb), "cublas_blockwise": blockwise_scaled_mm(a, sa, b, sb)}
+    for name, fn in calls.items():
         try:
             cost[name] = host_cost_us(fn, n=200)
         except Exception as exc:
@@ -207,7 +216,9 @@ def measure_host_cost(fp8gemm: Any, shape: tuple[int, int, int] = HOST_COST_SHAP
 
 
 def _fmt(x: float | None, spec: str) -> str:
-    return "-" if x is None else format(x, spec)
+    """``format(x, spec)``, or a dash padded to the same width when x is missing."""
+    width = int(spec.split(".")[0] or 0)
+    return "-".rjust(width) if x is None else format(x, spec)
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -235,7 +246,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines.append(f"TFLOPS at 4096x7168x16384: {_fmt(result.get('tflops_4096x7168x16384'), '.0f')}")
     hc = result.get("host_cost_us") or {}
     lines.append(
-        f"host cost per call (m,n,k={tuple(hc.get('shape', ()))}): fp8gemm.gemm_nt {_fmt(hc.get('fp8gemm'), '.1f')} us, "
+        f"host cost per call (m,n,k={tuple(hc.get('shape', ()))}): "
+        f"fp8gemm.gemm_nt {_fmt(hc.get('fp8gemm'), '.1f')} us, "
         f"cuBLAS blockwise {_fmt(hc.get('cublas_blockwise'), '.1f')} us"
     )
     return "\n".join(lines)

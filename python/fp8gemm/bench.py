@@ -30,7 +30,9 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
     parser = argparse.ArgumentParser(prog=prog or "python -m fp8gemm.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer timing rounds and repetitions")
     parser.add_argument("--json", metavar="FILE", help="write every number to FILE as JSON")
-    parser.add_argument("--no-self-check", dest="self_check", action="store_false", help="skip the correctness self-check")
+    parser.add_argument(
+        "--no-self-check", dest="self_check", action="store_false", help="skip the correctness self-check"
+    )
     return parser.parse_args(argv)
 
 

@@ -1,0 +1,79 @@
+"""Times every compiled bf16 config (each forced in turn) on the dense benchmark shapes
+and prints, per shape, the fastest configs next to the heuristic's pick: the data the
+heuristic's model is calibrated on. Usage: python scripts/gpu_sweep.py [--quick] [--json F]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+sys.path.insert(0, "python")
+sys.path.insert(0, "scripts")
+import fp8gemm  # noqa: E402
+from fp8gemm import _native  # noqa: E402
+from gpu_smoke import quant_a, quant_b  # noqa: E402
+
+NK = [(2112, 7168), (24576, 1536), (32768, 512), (7168, 16384), (4096, 7168), (7168, 2048), (7168, 576)]
+
+
+def time_us(fn, flush, reps):
+    fn()
+    times = []
+    for _ in range(reps):
+        flush.zero_()
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        fn()
+        e.record()
+        torch.cuda.synchronize()
+        times.append(s.elapsed_time(e) * 1e3)
+    return sorted(times)[len(times) // 2]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json")
+    ap.add_argument("--ms", default="64,128,4096")
+    args = ap.parse_args()
+    lib = _native.lib()
+    configs = fp8gemm.kernel_grid().strip().splitlines()
+    flush = torch.empty(256 * 1024 * 1024, dtype=torch.int8, device="cuda")
+    report = []
+    for m in [int(x) for x in args.ms.split(",")]:
+        for n, k in NK:
+            a, sa = quant_a(torch.randn(m, k, device="cuda"))
+            b, sb = quant_b(torch.randn(n, k, device="cuda"))
+            sa = fp8gemm.get_col_major_tma_aligned_tensor(sa)
+            out = torch.empty(m, n, device="cuda", dtype=torch.bfloat16)
+            reps = 5 if args.quick else 15
+            lib.fp8gemm_force_kernel(-1)
+            heur = time_us(lambda: fp8gemm.gemm_nt_out(a, sa, b, sb, out), flush, reps)
+            cfg = fp8gemm.select_config("gemm_nt", m, n, k)
+            results = []
+            for idx, line in enumerate(configs):
+                if "out=fp32" in line:
+                    continue
+                lib.fp8gemm_force_kernel(idx)
+                results.append((time_us(lambda: fp8gemm.gemm_nt_out(a, sa, b, sb, out), flush, reps), line))
+            lib.fp8gemm_force_kernel(-1)
+            results.sort()
+            flops = 2 * m * n * k
+            best = results[0]
+            name = lambda l: " ".join(w.split("=")[1] for w in l.split()[1:5])  # noqa: E731
+            print(f"{m:5d} {n:6d} {k:6d} heur {heur:8.1f}us {flops/heur/1e6:6.0f}TF "
+                  f"[{cfg['block_m']} {cfg['block_n']} {cfg['stages']} {cfg['multicast']}]  best {best[0]:8.1f}us "
+                  f"{flops/best[0]/1e6:6.0f}TF [{name(best[1])}]  2nd [{name(results[1][1])}] {results[1][0]:.1f}  "
+                  f"3rd [{name(results[2][1])}] {results[2][0]:.1f}", flush=True)
+            report.append({"m": m, "n": n, "k": k, "heuristic_us": heur, "heuristic": cfg,
+                           "all": [{"us": t, "config": l} for t, l in results]})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
