@@ -11,6 +11,7 @@ import torch
 from gpu_utils import requires_hopper
 from shapes import DENSE_BENCH_SHAPES, GEMM_SHAPES, PROPERTY_SHAPES, shape_id
 
+import fp8gemm
 from fp8gemm.quant import per_block_cast_to_fp8, per_token_cast_to_fp8
 from fp8gemm.testing import calc_diff, random_fp8_problem, reference_gemm_nt
 from fp8gemm.utils import ceil_div, get_col_major_tma_aligned_tensor
@@ -19,12 +20,6 @@ pytestmark = [pytest.mark.gpu, requires_hopper]
 
 MAX_DIFF = 1e-5  # SPEC.md: global metric against the float64 reference
 H100_MAX_SMEM_PER_BLOCK = 227 * 1024
-
-
-def _fp8gemm():
-    import fp8gemm
-
-    return fp8gemm
 
 
 def _problem(shape: tuple[int, int, int], salt: int = 0) -> dict[str, torch.Tensor]:
@@ -53,7 +48,7 @@ def _check_close(out: torch.Tensor, ref: torch.Tensor) -> None:
 @pytest.mark.parametrize("shape", GEMM_SHAPES, ids=shape_id)
 def test_gemm_nt_bf16(shape: tuple[int, int, int]) -> None:
     p = _problem(shape)
-    out = _fp8gemm().gemm_nt(*_args(p))
+    out = fp8gemm.gemm_nt(*_args(p))
     m, n, _ = shape
     assert out.shape == (m, n) and out.dtype == torch.bfloat16 and out.is_contiguous()
     assert out.device == p["a"].device
@@ -63,7 +58,7 @@ def test_gemm_nt_bf16(shape: tuple[int, int, int]) -> None:
 @pytest.mark.parametrize("shape", GEMM_SHAPES, ids=shape_id)
 def test_gemm_nt_fp32(shape: tuple[int, int, int]) -> None:
     p = _problem(shape)
-    out = _fp8gemm().gemm_nt(*_args(p), out_dtype=torch.float32)
+    out = fp8gemm.gemm_nt(*_args(p), out_dtype=torch.float32)
     assert out.dtype == torch.float32 and out.shape == shape[:2]
     _check_close(out, reference_gemm_nt(*_args(p)))
 
@@ -73,7 +68,7 @@ def test_gemm_nt_fp32(shape: tuple[int, int, int]) -> None:
 def test_gemm_nt_out_writes_every_element(shape: tuple[int, int, int], out_dtype: torch.dtype) -> None:
     p = _problem(shape)
     out = torch.full(shape[:2], float("nan"), dtype=out_dtype, device="cuda")
-    result = _fp8gemm().gemm_nt_out(*_args(p), out)
+    result = fp8gemm.gemm_nt_out(*_args(p), out)
     assert result is None
     _check_close(out, reference_gemm_nt(*_args(p)))
 
@@ -85,7 +80,7 @@ def test_gemm_nt_out_accumulate(shape: tuple[int, int, int]) -> None:
     gen = torch.Generator(device="cuda").manual_seed(11)
     out0 = torch.randn(shape[:2], generator=gen, device="cuda") * ref.abs().mean().float()
     out = out0.clone()
-    _fp8gemm().gemm_nt_out(*_args(p), out, accumulate=True)
+    fp8gemm.gemm_nt_out(*_args(p), out, accumulate=True)
     _check_close(out, out0.double() + ref)
 
 
@@ -120,11 +115,11 @@ def _relayout(p: dict[str, torch.Tensor], layout: str) -> dict[str, torch.Tensor
 @pytest.mark.parametrize("shape", PROPERTY_SHAPES, ids=shape_id)
 def test_non_canonical_scale_layouts(shape: tuple[int, int, int], layout: str) -> None:
     p = _problem(shape)
-    expected = _fp8gemm().gemm_nt(*_args(p))
+    expected = fp8gemm.gemm_nt(*_args(p))
     q = _relayout(p, layout)
     if q["sa"].stride() == p["sa"].stride() and q["sb"].stride() == p["sb"].stride():
         pytest.skip(f"{layout} is the canonical layout for this shape")
-    out = _fp8gemm().gemm_nt(*_args(q))
+    out = fp8gemm.gemm_nt(*_args(q))
     assert torch.equal(out, expected), "same scale values in another layout must give the same result"
     # The caller's tensors are not modified by the conversion.
     assert torch.equal(q["sa"], p["sa"]) and torch.equal(q["sb"], p["sb"])
@@ -148,7 +143,7 @@ def test_runs_on_current_stream(shape: tuple[int, int, int]) -> None:
         torch.cuda._sleep(50_000_000)
         for dst, src in zip((a, sa, b, sb), _args(new)):
             dst.copy_(src)
-        out = _fp8gemm().gemm_nt(a, sa, b, sb)
+        out = fp8gemm.gemm_nt(a, sa, b, sb)
     torch.cuda.current_stream().wait_stream(side)
     _check_close(out, reference_gemm_nt(*_args(new)))
 
@@ -156,7 +151,6 @@ def test_runs_on_current_stream(shape: tuple[int, int, int]) -> None:
 @pytest.mark.parametrize("mode", ["out", "functional"])
 @pytest.mark.parametrize("shape", PROPERTY_SHAPES, ids=shape_id)
 def test_cuda_graph_replay_sees_new_data(shape: tuple[int, int, int], mode: str) -> None:
-    fp8gemm = _fp8gemm()
     first, second = _problem(shape, salt=3), _problem(shape, salt=4)
     a, sa, b, sb = (_clone(t) for t in _args(first))
     assert sa.stride() == first["sa"].stride()
@@ -187,7 +181,7 @@ def test_cuda_graph_replay_sees_new_data(shape: tuple[int, int, int], mode: str)
 
 def _quantize_and_gemm(x: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> torch.Tensor:
     a, sa = per_token_cast_to_fp8(x)
-    return _fp8gemm().gemm_nt(a, sa, b, sb)
+    return fp8gemm.gemm_nt(a, sa, b, sb)
 
 
 @pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic"])
@@ -207,7 +201,6 @@ def test_torch_compile_fullgraph(dynamic: bool) -> None:
 
 def test_torch_compile_out_accumulate() -> None:
     torch._dynamo.reset()
-    fp8gemm = _fp8gemm()
 
     def step(a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, out: torch.Tensor) -> None:
         fp8gemm.gemm_nt_out(a, sa, b, sb, out, accumulate=True)
@@ -246,7 +239,6 @@ def _assert_schema_respected(op, args: tuple, mutated: tuple[int, ...] = ()) -> 
 
 @pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float32], ids=str)
 def test_opcheck_gemm_nt(out_dtype: torch.dtype) -> None:
-    _fp8gemm()
     p = _problem((129, 2112, 576))
     op = torch.ops.fp8gemm.gemm_nt.default
     torch.library.opcheck(op, (*_args(p), out_dtype), test_utils=OPCHECK_UTILS)
@@ -257,7 +249,6 @@ def test_opcheck_gemm_nt(out_dtype: torch.dtype) -> None:
     "out_dtype, accumulate", [(torch.bfloat16, False), (torch.float32, False), (torch.float32, True)], ids=str
 )
 def test_opcheck_gemm_nt_out(out_dtype: torch.dtype, accumulate: bool) -> None:
-    _fp8gemm()
     p = _problem((129, 2112, 576))
     op = torch.ops.fp8gemm.gemm_nt_out.default
     out = torch.randn(129, 2112, device="cuda").to(out_dtype)
@@ -270,7 +261,6 @@ def test_opcheck_gemm_nt_out(out_dtype: torch.dtype, accumulate: bool) -> None:
 
 @pytest.mark.parametrize("n, k", [(2112, 7168), (136, 112)])
 def test_m_zero(n: int, k: int) -> None:
-    fp8gemm = _fp8gemm()
     p = _problem((1, n, k))
     a = torch.empty(0, k, dtype=torch.float8_e4m3fn, device="cuda")
     sa = get_col_major_tma_aligned_tensor(torch.empty(0, ceil_div(k, 128), device="cuda"))
@@ -283,7 +273,6 @@ def test_m_zero(n: int, k: int) -> None:
 @pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float32], ids=str)
 @pytest.mark.parametrize("shape", [(4096, 7168, 7168), (64, 2112, 7168), (129, 4096, 576)], ids=shape_id)
 def test_deterministic(shape: tuple[int, int, int], out_dtype: torch.dtype) -> None:
-    fp8gemm = _fp8gemm()
     p = _problem(shape)
     first = fp8gemm.gemm_nt(*_args(p), out_dtype=out_dtype)
     second = fp8gemm.gemm_nt(*_args(p), out_dtype=out_dtype)
@@ -292,7 +281,7 @@ def test_deterministic(shape: tuple[int, int, int], out_dtype: torch.dtype) -> N
 
 @pytest.mark.parametrize("shape", DENSE_BENCH_SHAPES, ids=shape_id)
 def test_select_config(shape: tuple[int, int, int]) -> None:
-    cfg = _fp8gemm().select_config("gemm_nt", *shape)
+    cfg = fp8gemm.select_config("gemm_nt", *shape)
     expected_keys = {"block_m", "block_n", "block_k", "stages", "multicast", "cluster", "swap_ab", "smem_bytes"}
     assert expected_keys <= set(cfg), f"missing keys {expected_keys - set(cfg)}"
     for key in ("block_m", "block_n", "block_k", "stages", "cluster", "smem_bytes"):
@@ -339,7 +328,7 @@ def _bad_inputs(case: str) -> tuple[tuple, dict, tuple[str, ...]]:
 def test_gemm_nt_rejects_bad_input(case: str) -> None:
     args, kwargs, words = _bad_inputs(case)
     with pytest.raises((ValueError, RuntimeError)) as info:
-        _fp8gemm().gemm_nt(*args, **kwargs)
+        fp8gemm.gemm_nt(*args, **kwargs)
     message = str(info.value).lower()  # C++ spells dtypes BFloat16, Float8_e4m3fn
     for word in words:
         assert word.lower() in message, f"error message should mention {word!r}: {info.value}"
@@ -358,5 +347,5 @@ def test_gemm_nt_out_rejects_bad_out(case: str) -> None:
     else:
         out = torch.zeros(256, 64, dtype=torch.bfloat16, device="cuda").t()
     with pytest.raises((ValueError, RuntimeError)) as info:
-        _fp8gemm().gemm_nt_out(*_args(p), out, accumulate=accumulate)
+        fp8gemm.gemm_nt_out(*_args(p), out, accumulate=accumulate)
     assert "out" in str(info.value) or "accumulate" in str(info.value), str(info.value)

@@ -8,7 +8,9 @@ Peers:
   ``is_blockwise_1x128_scaling`` / ``is_blockwise_128x128_scaling``, applied to ``scale_b.t()``
   against ``mat2.t()``) require ``scale_a`` ``[M, Kb]`` with strides ``(1, M)`` (column-major,
   leading dimension exactly M) and ``scale_b`` ``[Kb, Nb]`` with strides ``(1, Kb)``, i.e. the
-  transpose of a row-major ``[Nb, Kb]``; ``use_fast_accum`` must be False.
+  transpose of a row-major ``[Nb, Kb]``; ``use_fast_accum`` must be False. (Builds from
+  before pytorch#164953, Oct 2025, wanted the row stride of ``[Nb, Kb]`` padded to a
+  multiple of 4; that variant is tried when the first is refused.)
   With ``K % 128 != 0`` it returns wrong results or faults (DESIGN.md), so it is not run there.
 - bf16: ``torch.matmul(a_bf16, b_bf16.t())`` on the dequantized inputs.
 """
@@ -46,15 +48,22 @@ PEER_MAX_DIFF = 1e-4  # looser: only to catch a peer that silently computes garb
 
 
 def blockwise_scaled_mm(
-    a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor
+    a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, pad_sb: bool = False
 ) -> Callable[[], torch.Tensor]:
     """Return a closure calling cuBLAS blockwise FP8 through ``torch._scaled_mm``.
 
     ``sa`` is any layout of ``[M, Kb]`` (re-laid out once, outside the closure, to the
     column-major leading-dimension-M layout cuBLAS requires); ``sb`` is ``[Nb, Kb]``.
+    ``pad_sb`` pads the row stride of ``sb`` to a multiple of 4 (older torch builds).
     """
     sa_cublas = sa.t().contiguous().t()  # strides (1, M)
-    sb_cublas = sb.contiguous().t()  # [Kb, Nb], strides (1, Kb)
+    if pad_sb:
+        nb, kb = sb.shape
+        padded = torch.zeros(nb, ceil_div(kb, 4) * 4, dtype=sb.dtype, device=sb.device)
+        padded[:, :kb] = sb
+        sb_cublas = padded[:, :kb].t()  # [Kb, Nb], strides (1, align(Kb, 4))
+    else:
+        sb_cublas = sb.contiguous().t()  # [Kb, Nb], strides (1, Kb)
     mat2 = b.t()  # [K, N] column-major
 
     def run() -> torch.Tensor:
@@ -148,6 +157,10 @@ def bench_shape(
         notes["cublas_blockwise"] = "not run: K % 128 != 0 (cuBLAS blockwise gives wrong results / faults)"
     else:
         try_candidate("cublas_blockwise", blockwise_scaled_mm(a, sa, b, sb), PEER_MAX_DIFF)
+        if "Invalid scaling configuration" in notes.get("cublas_blockwise", ""):
+            del notes["cublas_blockwise"]
+            try_candidate("cublas_blockwise", blockwise_scaled_mm(a, sa, b, sb, pad_sb=True), PEER_MAX_DIFF)
+            row["cublas_blockwise_padded_sb"] = True
     a_bf16 = dequantize_1x128(a, sa).to(torch.bfloat16)
     b_bf16 = dequantize_128x128(b, sb).to(torch.bfloat16)
     try_candidate("bf16", lambda: torch.matmul(a_bf16, b_bf16.t()), math.inf)
