@@ -1,7 +1,7 @@
 """Generates the fixed grid of kernel instantiations at build time.
 
 Writes into the build directory (never into git):
-  sm90_wgmma_fp8.cuh          WgmmaFp8<N>: the m64nNk32 e4m3 wgmma for every block_n in the grid
+  sm90_wgmma_fp8.cuh          WgmmaFp8<N>: the m64nNk32 e4m3 wgmma for every MMA width used (block_n / 2)
   fp8_gemm_1d2d_<cfg>.cu      one translation unit per config (parallel build)
   registry.cpp                the table of configs and launch functions the heuristic reads
   kernels.cmake               the list of generated sources, for CMake
@@ -175,7 +175,7 @@ def main() -> None:
     configs = dev_grid() if args.grid == "dev" else full_grid()
     out = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    write_if_changed(out / "sm90_wgmma_fp8.cuh", wgmma_header(sorted({c.block_n for c in configs})))
+    write_if_changed(out / "sm90_wgmma_fp8.cuh", wgmma_header(sorted({c.block_n // 2 for c in configs})))
     sources = []
     for c in configs:
         path = out / f"fp8_gemm_1d2d_{c.name}.cu"

@@ -46,6 +46,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   constexpr SmemLayout kLayout = gemm_1d2d_smem(kBlockM, kBlockN, kStages, sizeof(OutT));
   constexpr int kChunkCols = OutTraits<OutT>::kChunkCols;
   constexpr int kChunkBytes = 64 * 32;  // one 64-row x 32-byte staged chunk
+  constexpr int kChunkN = kBlockN / 2;  // wgmma N of one of the two MMA chunks per K block
+  constexpr int kChunkRegs = kChunkN / 2;
   // NOTES: register split after setmaxnreg. Two accumulator sets of kBlockN / 2 floats
   // plus ~30 addresses and scales per math thread: 224 covers block_n <= 160; 192 needs
   // 232. The producer's loop spills below ~56. Totals stay within 64K registers per SM.
@@ -175,35 +177,49 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
         const uint64_t desc_a = make_smem_desc_sw128(smem_a + stage * kTileA + warpgroup * 64 * kBlockK);
         const uint64_t desc_b = make_smem_desc_sw128(smem_b + stage * kTileB);
 
+        // The tile's N is issued as two chunks with one commit group each: the first
+        // chunk's partial sums are promoted while the tensor core still works on the
+        // second, so only half of the promotion sits on the critical path.
         fence_registers<kBlockN / 2>(acc);
         wgmma_fence();
 #pragma unroll
-        for (int kk = 0; kk < kBlockK / 32; ++kk) {
-          // 32 fp8 along K = 32 bytes = 2 units of the descriptor's 16-byte address field.
-          WgmmaFp8<kBlockN>::mma(desc_a + kk * 2, desc_b + kk * 2, acc, kk > 0);
+        for (int c = 0; c < 2; ++c) {
+#pragma unroll
+          for (int kk = 0; kk < kBlockK / 32; ++kk) {
+            // 32 fp8 along K = 32 bytes = 2 units of the descriptor's 16-byte address field.
+            WgmmaFp8<kChunkN>::mma(desc_a + kk * 2, desc_b + c * (kChunkN * kBlockK / 16) + kk * 2,
+                                   acc + c * kChunkRegs, kk > 0);
+          }
+          wgmma_commit();
         }
-        wgmma_commit();
         fence_registers<kBlockN / 2>(acc);
+
+        const float p00 = sa0 * sb0, p10 = sa1 * sb0, p01 = sa0 * sb1, p11 = sa1 * sb1;
+        auto promote = [&](int c) {
+#pragma unroll
+          for (int jj = 0; jj < kChunkN / 8; ++jj) {
+            const int j = c * (kChunkN / 8) + jj;
+            const bool hi = j * 8 >= boundary;
+            const float s0 = hi ? p01 : p00;
+            const float s1 = hi ? p11 : p10;
+            fin[4 * j + 0] += acc[4 * j + 0] * s0;
+            fin[4 * j + 1] += acc[4 * j + 1] * s0;
+            fin[4 * j + 2] += acc[4 * j + 2] * s1;
+            fin[4 * j + 3] += acc[4 * j + 3] * s1;
+          }
+        };
+        wgmma_wait<1>();
+        fence_registers<kChunkRegs>(acc);
+        promote(0);
         wgmma_wait<0>();
-        fence_registers<kBlockN / 2>(acc);
+        fence_registers<kChunkRegs>(acc + kChunkRegs);
 
         // Stage consumed: release it to this CTA's producer and to the peer's.
         if (lane == 0) mbarrier_arrive(&empty[stage]);
         if constexpr (kCluster > 1) {
           if (lane == 1) mbarrier_arrive_cluster(&empty[stage], rank ^ 1);
         }
-
-        const float p00 = sa0 * sb0, p10 = sa1 * sb0, p01 = sa0 * sb1, p11 = sa1 * sb1;
-#pragma unroll
-        for (int j = 0; j < kBlockN / 8; ++j) {
-          const bool hi = j * 8 >= boundary;
-          const float s0 = hi ? p01 : p00;
-          const float s1 = hi ? p11 : p10;
-          fin[4 * j + 0] += acc[4 * j + 0] * s0;
-          fin[4 * j + 1] += acc[4 * j + 1] * s0;
-          fin[4 * j + 2] += acc[4 * j + 2] * s1;
-          fin[4 * j + 3] += acc[4 * j + 3] * s1;
-        }
+        promote(1);
         if (++stage == kStages) {
           stage = 0;
           phase ^= 1;
