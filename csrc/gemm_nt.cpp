@@ -120,7 +120,22 @@ DenseProblem check_dense_inputs(const char* op, const Tensor& a, const Tensor& s
   return p;
 }
 
-void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const Tensor& sa, const Tensor& b,
+int64_t align4(int64_t x) { return (x + 3) / 4 * 4; }
+
+// The 1x128 scales in the canonical layout the kernel loads with TMA: column-major with
+// leading dimension align(M, 4), 16-byte aligned. Any other layout is copied into it
+// (one small copy: M x ceil(K/128) floats).
+Tensor canonical_sa(const Tensor& sa, int64_t m, int64_t kb) {
+  const bool ok = (m <= 1 || sa.stride(0) == 1) && (kb <= 1 || sa.stride(1) == align4(m)) &&
+                  reinterpret_cast<uintptr_t>(sa.data_ptr()) % 16 == 0;
+  if (ok) return sa;
+  Tensor storage = torch::stable::new_empty(sa, {kb, align4(m)});
+  Tensor view = torch::stable::transpose(torch::stable::narrow(storage, 1, 0, m), 0, 1);
+  torch::stable::copy_(view, sa);
+  return view;
+}
+
+void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const Tensor& sa_in, const Tensor& b,
                   const Tensor& sb, Tensor& out, bool accumulate) {
   if (p.m == 0 || p.n == 0) return;
   if (p.k == 0) {
@@ -129,6 +144,8 @@ void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const 
   }
   const OutDtype out_dtype = out.scalar_type() == ScalarType::Float ? OutDtype::kF32 : OutDtype::kBF16;
   torch::stable::accelerator::DeviceGuard guard(p.device);
+  const int64_t kb = (p.k + 127) / 128;
+  const Tensor sa = canonical_sa(sa_in, p.m, kb);
   const int sms = usable_sms(p.device);
   const Selection sel = select_1d2d(p.m, p.n, p.k, out_dtype, sms);
   const KernelConfig& c = sel.kernel->config;
@@ -143,6 +160,9 @@ void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const 
                          CU_TENSOR_MAP_SWIZZLE_128B);
   l.tmap_b = make_tma_2d(b.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, p.n, p.k, p.b_row_stride, b_box_rows, 128,
                          CU_TENSOR_MAP_SWIZZLE_128B);
+  // A scales: a [Kb, M] row-major view of the canonical layout, one row of block_m per stage.
+  l.tmap_sa = make_tma_2d(sa.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 4, kb, p.m, align4(p.m) * 4, 1, c.block_m,
+                          CU_TENSOR_MAP_SWIZZLE_NONE);
   if (out_dtype == OutDtype::kBF16) {
     l.tmap_d = make_tma_2d(out.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, p.m, p.n, p.n * 2, 64, 16,
                            CU_TENSOR_MAP_SWIZZLE_32B);
@@ -154,9 +174,6 @@ void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const 
   l.args.n = static_cast<int>(p.n);
   l.args.k = static_cast<int>(p.k);
   l.args.sb_rows = static_cast<int>((p.n + 127) / 128);
-  l.args.sa = static_cast<const float*>(sa.data_ptr());
-  l.args.sa_stride_m = sa.stride(0);
-  l.args.sa_stride_k = sa.stride(1);
   l.args.sb = static_cast<const float*>(sb.data_ptr());
   l.args.sb_stride_n = sb.stride(0);
   l.args.sb_stride_k = sb.stride(1);

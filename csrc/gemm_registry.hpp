@@ -22,7 +22,7 @@ struct KernelConfig {
 };
 
 struct Launch1D2D {
-  CUtensorMap tmap_a, tmap_b, tmap_d;
+  CUtensorMap tmap_a, tmap_b, tmap_sa, tmap_d;
   GemmArgs args;
   int grid;
   int device;

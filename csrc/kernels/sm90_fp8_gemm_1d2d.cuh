@@ -4,10 +4,11 @@
 // promoted into fp32 registers with the product of the two scales.
 //
 // Structure: a persistent grid; warpgroup kMathWG (the last) is the producer, whose
-// first warp feeds a kStages-deep shared-memory ring through TMA (A/B tiles, with
-// cluster multicast of one operand) and cp.async (scales); warpgroups 0..kMathWG-1
-// each own 64 rows of the tile, run wgmma on them and write their rows back through
-// a 32-byte-swizzled staging buffer and TMA stores.
+// first thread feeds a kStages-deep shared-memory ring through TMA (A/B tiles, with
+// cluster multicast of one operand, and the A scales); warpgroups 0..kMathWG-1 each own
+// 64 rows of the tile, run wgmma on them, read the weight scales from global memory one
+// K block ahead, and write their rows back through a 32-byte-swizzled staging buffer
+// and TMA stores.
 #pragma once
 
 #include <cuda.h>
@@ -34,7 +35,8 @@ struct OutTraits<float> {
 template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT>
 __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     fp8_gemm_1d2d_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
-                         const __grid_constant__ CUtensorMap tmap_d, const GemmArgs args) {
+                         const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
+                         const GemmArgs args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   static_assert(kBlockM == 64 || kBlockM == 128, "one math warpgroup per 64 rows");
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 192, "block_n");
@@ -43,16 +45,21 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   constexpr int kCluster = kMulticast == Multicast::kNone ? 1 : 2;
   constexpr uint32_t kTileA = kBlockM * kBlockK;
   constexpr uint32_t kTileB = kBlockN * kBlockK;
+  constexpr uint32_t kTileSA = kBlockM * sizeof(float);
   constexpr SmemLayout kLayout = gemm_1d2d_smem(kBlockM, kBlockN, kStages, sizeof(OutT));
   constexpr int kChunkCols = OutTraits<OutT>::kChunkCols;
   constexpr int kChunkBytes = 64 * 32;  // one 64-row x 32-byte staged chunk
-  constexpr int kChunkN = kBlockN / 2;  // wgmma N of one of the two MMA chunks per K block
+  // With block_n <= 128 the math warpgroups keep a second accumulator set and run one K
+  // block ahead of the promotion; wider tiles have no registers for it and promote the
+  // first half of the tile while the second half's MMAs still run.
+  constexpr bool kDeferred = kBlockN <= 128;
+  constexpr int kChunkN = kBlockN / 2;
   constexpr int kChunkRegs = kChunkN / 2;
-  // NOTES: register split after setmaxnreg. Two accumulator sets of kBlockN / 2 floats
-  // plus ~30 addresses and scales per math thread: 224 covers block_n <= 160; 192 needs
-  // 232. The producer's loop spills below ~56. Totals stay within 64K registers per SM.
-  constexpr uint32_t kMathRegs = kMathWG == 1 ? 240 : (kBlockN >= 192 ? 232 : 224);
-  constexpr uint32_t kProducerRegs = kMathWG == 1 ? 56 : (kBlockN >= 192 ? 40 : 56);
+  // NOTES: register split after setmaxnreg. The accumulator sets (2 or 3 x kBlockN / 2
+  // floats) plus ~30 for addresses and scales: 232 per math thread. The producer thread
+  // needs little; 40 leaves 64K - 232 x 256 for it. One math warpgroup: 240.
+  constexpr uint32_t kMathRegs = kMathWG == 1 ? 240 : 232;
+  constexpr uint32_t kProducerRegs = kMathWG == 1 ? 56 : 40;
   static_assert(kMathRegs * kMathThreads + kProducerRegs * 128 <= 65536, "register budget");
 
   extern __shared__ uint8_t smem_raw[];
@@ -62,7 +69,6 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   uint8_t* smem_b = smem + kLayout.b_offset;
   uint8_t* smem_d = smem + kLayout.d_offset;
   float* smem_sa = reinterpret_cast<float*>(smem + kLayout.sa_offset);
-  float* smem_sb = reinterpret_cast<float*>(smem + kLayout.sb_offset);
   uint64_t* full = reinterpret_cast<uint64_t*>(smem + kLayout.bar_offset);
   uint64_t* empty = full + kStages;
 
@@ -75,11 +81,11 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   if (threadIdx.x == kMathThreads) {
     tma_prefetch_descriptor(&tmap_a);
     tma_prefetch_descriptor(&tmap_b);
+    tma_prefetch_descriptor(&tmap_sa);
     tma_prefetch_descriptor(&tmap_d);
 #pragma unroll
     for (int s = 0; s < kStages; ++s) {
-      // One arrive.expect_tx from the TMA issuer plus one cp.async arrival per producer lane.
-      mbarrier_init(&full[s], 1 + 32);
+      mbarrier_init(&full[s], 1);  // the producer's arrive.expect_tx
       // One arrival per math warp of every CTA whose producer writes into this stage.
       mbarrier_init(&empty[s], kMathWG * 4 * kCluster);
     }
@@ -96,49 +102,33 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   if (warpgroup == kMathWG) {
     // ------------------------------------------------------------ producer
     regs_decrease<kProducerRegs>();
-    if (threadIdx.x < kMathThreads + 32) {  // the producer's first warp
+    if (threadIdx.x == kMathThreads) {
       int stage = 0;
       uint32_t phase = 0;
       int m_block, n_block;
       for (int i = 0; sched.tile(i, m_block, n_block); ++i) {
         const int m_base = m_block * kBlockM;
         const int n_base = n_block * kBlockN;
-        const int sb_row0 = n_base / 128;
         for (int kb = 0; kb < num_kb; ++kb) {
           mbarrier_wait(&empty[stage], phase ^ 1);
-          float* sa_dst = smem_sa + stage * kBlockM;
-#pragma unroll
-          for (int r = lane; r < kBlockM; r += 32) {
-            const int row = m_base + r;
-            const bool ok = row < m;
-            cp_async_4(sa_dst + r, ok ? args.sa + row * args.sa_stride_m + kb * args.sa_stride_k : args.sa, ok);
+          mbarrier_arrive_expect_tx(&full[stage], kTileA + kTileB + kTileSA);
+          uint8_t* a_dst = smem_a + stage * kTileA;
+          uint8_t* b_dst = smem_b + stage * kTileB;
+          const int k0 = kb * kBlockK;
+          if constexpr (kMulticast == Multicast::kA) {
+            tma_load_2d_multicast(a_dst + rank * (kTileA / 2), &tmap_a, &full[stage], 0x3, k0,
+                                  m_base + rank * (kBlockM / 2));
+          } else {
+            tma_load_2d(a_dst, &tmap_a, &full[stage], k0, m_base);
           }
-          if (lane < 2) {
-            const int row = sb_row0 + lane;
-            const bool ok = row < args.sb_rows;
-            cp_async_4(smem_sb + stage * 2 + lane,
-                       ok ? args.sb + row * args.sb_stride_n + kb * args.sb_stride_k : args.sb, ok);
+          if constexpr (kMulticast == Multicast::kB) {
+            tma_load_2d_multicast(b_dst + rank * (kTileB / 2), &tmap_b, &full[stage], 0x3, k0,
+                                  n_base + rank * (kBlockN / 2));
+          } else {
+            tma_load_2d(b_dst, &tmap_b, &full[stage], k0, n_base);
           }
-          cp_async_mbarrier_arrive(&full[stage]);
-          if (lane == 0) {
-            mbarrier_arrive_expect_tx(&full[stage], kTileA + kTileB);
-            uint8_t* a_dst = smem_a + stage * kTileA;
-            uint8_t* b_dst = smem_b + stage * kTileB;
-            const int k0 = kb * kBlockK;
-            if constexpr (kMulticast == Multicast::kA) {
-              tma_load_2d_multicast(a_dst + rank * (kTileA / 2), &tmap_a, &full[stage], 0x3, k0,
-                                    m_base + rank * (kBlockM / 2));
-            } else {
-              tma_load_2d(a_dst, &tmap_a, &full[stage], k0, m_base);
-            }
-            if constexpr (kMulticast == Multicast::kB) {
-              tma_load_2d_multicast(b_dst + rank * (kTileB / 2), &tmap_b, &full[stage], 0x3, k0,
-                                    n_base + rank * (kBlockN / 2));
-            } else {
-              tma_load_2d(b_dst, &tmap_b, &full[stage], k0, n_base);
-            }
-          }
-          __syncwarp();
+          // A scales: column kb of the canonical [Kb, align(M, 4)] layout, rows past M zero.
+          tma_load_2d(smem_sa + stage * kBlockM, &tmap_sa, &full[stage], m_base, kb);
           if (++stage == kStages) {
             stage = 0;
             phase ^= 1;
@@ -154,6 +144,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     const int q = lane % 4;
     const bool wg_leader = threadIdx.x % 128 == 0;
     uint8_t* d_stage = smem_d + warpgroup * (64 * kBlockN * sizeof(OutT));
+    const float* sa_row0 = smem_sa + warpgroup * 64 + row0;
 
     float acc[kBlockN / 2];
     float fin[kBlockN / 2];
@@ -165,64 +156,134 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       const int n_base = n_block * kBlockN;
       // Columns at or past `boundary` (tile-relative) use the second weight-scale row.
       const int boundary = 128 - n_base % 128;
+      // The tile's weight-scale rows (the second clamped: it is only used past `boundary`,
+      // which lies beyond N when that row does not exist).
+      const int sb_row0 = n_base / 128;
+      const float* sb_ptr0 = args.sb + static_cast<int64_t>(sb_row0) * args.sb_stride_n;
+      const float* sb_ptr1 = args.sb + static_cast<int64_t>(min(sb_row0 + 1, args.sb_rows - 1)) * args.sb_stride_n;
+      auto load_sb = [&](int kb) {
+        const int64_t off = static_cast<int64_t>(min(kb, num_kb - 1)) * args.sb_stride_k;
+        return make_float2(__ldg(sb_ptr0 + off), __ldg(sb_ptr1 + off));
+      };
+      // Per-block scale products (sa0 sb0, sa1 sb0, sa0 sb1, sa1 sb1) for this thread's rows.
+      auto scales = [&](int st, float2 sb) {
+        const float sa0 = sa_row0[st * kBlockM], sa1 = sa_row0[st * kBlockM + 8];
+        return make_float4(sa0 * sb.x, sa1 * sb.x, sa0 * sb.y, sa1 * sb.y);
+      };
+      auto promote = [&](const float* a, const float4& sc, int j_begin, int j_end) {
 #pragma unroll
-      for (int j = 0; j < kBlockN / 2; ++j) fin[j] = 0.0f;
-
-      for (int kb = 0; kb < num_kb; ++kb) {
-        mbarrier_wait(&full[stage], phase);
-        const float sa0 = smem_sa[stage * kBlockM + warpgroup * 64 + row0];
-        const float sa1 = smem_sa[stage * kBlockM + warpgroup * 64 + row0 + 8];
-        const float sb0 = smem_sb[stage * 2];
-        const float sb1 = smem_sb[stage * 2 + 1];
-        const uint64_t desc_a = make_smem_desc_sw128(smem_a + stage * kTileA + warpgroup * 64 * kBlockK);
-        const uint64_t desc_b = make_smem_desc_sw128(smem_b + stage * kTileB);
-
-        // The tile's N is issued as two chunks with one commit group each: the first
-        // chunk's partial sums are promoted while the tensor core still works on the
-        // second, so only half of the promotion sits on the critical path.
-        fence_registers<kBlockN / 2>(acc);
-        wgmma_fence();
-#pragma unroll
-        for (int c = 0; c < 2; ++c) {
-#pragma unroll
-          for (int kk = 0; kk < kBlockK / 32; ++kk) {
-            // 32 fp8 along K = 32 bytes = 2 units of the descriptor's 16-byte address field.
-            WgmmaFp8<kChunkN>::mma(desc_a + kk * 2, desc_b + c * (kChunkN * kBlockK / 16) + kk * 2,
-                                   acc + c * kChunkRegs, kk > 0);
-          }
-          wgmma_commit();
+        for (int j = j_begin; j < j_end; ++j) {
+          const bool hi = j * 8 >= boundary;
+          const float s0 = hi ? sc.z : sc.x;
+          const float s1 = hi ? sc.w : sc.y;
+          fin[4 * j + 0] += a[4 * j + 0] * s0;
+          fin[4 * j + 1] += a[4 * j + 1] * s0;
+          fin[4 * j + 2] += a[4 * j + 2] * s1;
+          fin[4 * j + 3] += a[4 * j + 3] * s1;
         }
-        fence_registers<kBlockN / 2>(acc);
-
-        const float p00 = sa0 * sb0, p10 = sa1 * sb0, p01 = sa0 * sb1, p11 = sa1 * sb1;
-        auto promote = [&](int c) {
-#pragma unroll
-          for (int jj = 0; jj < kChunkN / 8; ++jj) {
-            const int j = c * (kChunkN / 8) + jj;
-            const bool hi = j * 8 >= boundary;
-            const float s0 = hi ? p01 : p00;
-            const float s1 = hi ? p11 : p10;
-            fin[4 * j + 0] += acc[4 * j + 0] * s0;
-            fin[4 * j + 1] += acc[4 * j + 1] * s0;
-            fin[4 * j + 2] += acc[4 * j + 2] * s1;
-            fin[4 * j + 3] += acc[4 * j + 3] * s1;
-          }
-        };
-        wgmma_wait<1>();
-        fence_registers<kChunkRegs>(acc);
-        promote(0);
-        wgmma_wait<0>();
-        fence_registers<kChunkRegs>(acc + kChunkRegs);
-
-        // Stage consumed: release it to this CTA's producer and to the peer's.
-        if (lane == 0) mbarrier_arrive(&empty[stage]);
+      };
+      auto release = [&](int st) {
+        if (lane == 0) mbarrier_arrive(&empty[st]);
         if constexpr (kCluster > 1) {
-          if (lane == 1) mbarrier_arrive_cluster(&empty[stage], rank ^ 1);
+          if (lane == 1) mbarrier_arrive_cluster(&empty[st], rank ^ 1);
         }
-        promote(1);
+      };
+      auto advance = [&] {
         if (++stage == kStages) {
           stage = 0;
           phase ^= 1;
+        }
+      };
+      auto desc_a = [&](int st) { return make_smem_desc_sw128(smem_a + st * kTileA + warpgroup * 64 * kBlockK); };
+      auto desc_b = [&](int st) { return make_smem_desc_sw128(smem_b + st * kTileB); };
+#pragma unroll
+      for (int j = 0; j < kBlockN / 2; ++j) fin[j] = 0.0f;
+
+      if constexpr (kDeferred) {
+        // Software-pipelined: K block kb + 1 is issued into the other accumulator set
+        // before block kb is promoted, so the tensor core has queued work while the
+        // promotion FFMAs run.
+        float acc2[kBlockN / 2];
+        float4 sc_a, sc_b;  // the scale products of the block in acc / acc2
+        float2 sb_next = load_sb(0);
+        int cur_stage = stage;
+        auto issue = [&](float* a) {
+          const uint64_t da = desc_a(stage), db = desc_b(stage);
+          fence_registers<kBlockN / 2>(a);
+          wgmma_fence();
+#pragma unroll
+          for (int kk = 0; kk < kBlockK / 32; ++kk) WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, a, kk > 0);
+          wgmma_commit();
+          // No register fence here: touching `a` while its group is in flight makes
+          // ptxas serialize every wgmma (C7514); the wait before its promotion orders it.
+        };
+        // Issue the next block (kb + 1) into `nxt`, then retire the block in `cur`:
+        // wait_group 1 leaves only the newest group pending.
+        auto step = [&](float* cur, float* nxt, const float4& sc_cur, float4& sc_nxt, int kb) {
+          mbarrier_wait(&full[stage], phase);
+          sc_nxt = scales(stage, sb_next);
+          sb_next = load_sb(kb + 2);
+          issue(nxt);
+          wgmma_wait<1>();
+          fence_registers<kBlockN / 2>(cur);
+          release(cur_stage);
+          cur_stage = stage;
+          advance();
+          promote(cur, sc_cur, 0, kBlockN / 8);
+        };
+        mbarrier_wait(&full[stage], phase);
+        sc_a = scales(stage, sb_next);
+        sb_next = load_sb(1);
+        issue(acc);
+        cur_stage = stage;
+        advance();
+        // Unconditional issues in the loop and explicit drains after it let ptxas see
+        // which accumulators are in flight (otherwise it serializes every wgmma).
+        int kb = 0;
+        for (; kb + 2 < num_kb; kb += 2) {
+          step(acc, acc2, sc_a, sc_b, kb);
+          step(acc2, acc, sc_b, sc_a, kb + 1);
+        }
+        if (kb + 1 < num_kb) {
+          step(acc, acc2, sc_a, sc_b, kb);
+          wgmma_wait<0>();
+          fence_registers<kBlockN / 2>(acc2);
+          release(cur_stage);
+          promote(acc2, sc_b, 0, kBlockN / 8);
+        } else {
+          wgmma_wait<0>();
+          fence_registers<kBlockN / 2>(acc);
+          release(cur_stage);
+          promote(acc, sc_a, 0, kBlockN / 8);
+        }
+      } else {
+        // The tile's N as two MMA chunks with one commit group each: chunk 0 is promoted
+        // while chunk 1 still runs.
+        float2 sb_cur = load_sb(0);
+        for (int kb = 0; kb < num_kb; ++kb) {
+          mbarrier_wait(&full[stage], phase);
+          const float4 sc = scales(stage, sb_cur);
+          sb_cur = load_sb(kb + 1);
+          const uint64_t da = desc_a(stage), db = desc_b(stage);
+          fence_registers<kBlockN / 2>(acc);
+          wgmma_fence();
+#pragma unroll
+          for (int c = 0; c < 2; ++c) {
+#pragma unroll
+            for (int kk = 0; kk < kBlockK / 32; ++kk) {
+              WgmmaFp8<kChunkN>::mma(da + kk * 2, db + c * (kChunkN * kBlockK / 16) + kk * 2, acc + c * kChunkRegs,
+                                     kk > 0);
+            }
+            wgmma_commit();
+          }
+          wgmma_wait<1>();
+          fence_registers<kChunkRegs>(acc);
+          promote(acc, sc, 0, kChunkN / 8);
+          wgmma_wait<0>();
+          fence_registers<kChunkRegs>(acc + kChunkRegs);
+          release(stage);
+          advance();
+          promote(acc, sc, kChunkN / 8, kBlockN / 8);
         }
       }
 

@@ -41,7 +41,7 @@ cudaError_t launch_fp8_gemm_1d2d(const Launch1D2D& p) {
     attrs[0].val.clusterDim.z = 1;
     cfg.numAttrs = 1;
   }
-  return cudaLaunchKernelEx(&cfg, kernel, p.tmap_a, p.tmap_b, p.tmap_d, p.args);
+  return cudaLaunchKernelEx(&cfg, kernel, p.tmap_a, p.tmap_b, p.tmap_sa, p.tmap_d, p.args);
 }
 
 }  // namespace fp8gemm

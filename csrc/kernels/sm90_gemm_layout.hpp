@@ -11,14 +11,12 @@ namespace fp8gemm {
 // tiles of one m block (neighbouring n blocks), kB two tiles of one n block.
 enum class Multicast : int { kNone = 0, kA = 1, kB = 2 };
 
-// Runtime shape and scale pointers of one dense 1D2D launch. A, B and D travel as
-// TMA descriptors; the scales are read through their strides by cp.async, so any
-// layout of the right logical shape is served without a copy.
+// Runtime shape and weight-scale pointer of one dense 1D2D launch. A, B, the A scales
+// (canonical layout) and D travel as TMA descriptors; the 128x128 weight scales are
+// read through their strides, so any layout of them is served without a copy.
 struct GemmArgs {
   int m, n, k;
   int sb_rows;  // ceil(n / 128): rows of the 128x128 weight-scale grid
-  const float* sa;
-  int64_t sa_stride_m, sa_stride_k;
   const float* sb;
   int64_t sb_stride_n, sb_stride_k;
   int accumulate;  // fp32 output only: out += product via TMA reduce-add
@@ -30,22 +28,20 @@ constexpr int kSmemAlign = 1024;
 constexpr int kMaxSmemBytes = 232448;
 
 struct SmemLayout {
-  int a_offset, b_offset, d_offset, sa_offset, sb_offset, bar_offset, total;
+  int a_offset, b_offset, d_offset, sa_offset, bar_offset, total;
 };
 
 // Dynamic shared memory of the 1D2D kernel: per stage an A tile (block_m x 128 B)
 // and a B tile (block_n x 128 B), both 1024-aligned for the 128-byte swizzle; one
-// output staging tile; per-stage A scales (block_m floats) and B scales (2 floats);
-// a full and an empty mbarrier per stage; plus 1024 bytes of alignment slack.
+// output staging tile; per-stage A scales (block_m floats); a full and an empty
+// mbarrier per stage; plus 1024 bytes of alignment slack.
 constexpr SmemLayout gemm_1d2d_smem(int block_m, int block_n, int stages, int out_bytes) {
   SmemLayout l{};
   l.a_offset = 0;
   l.b_offset = l.a_offset + stages * block_m * kBlockK;
   l.d_offset = l.b_offset + stages * block_n * kBlockK;
   l.sa_offset = l.d_offset + block_m * block_n * out_bytes;
-  l.sb_offset = l.sa_offset + stages * block_m * 4;
-  l.bar_offset = l.sb_offset + stages * 2 * 4;
-  l.bar_offset = (l.bar_offset + 7) / 8 * 8;
+  l.bar_offset = l.sa_offset + stages * block_m * 4;
   l.total = l.bar_offset + stages * 2 * 8 + kSmemAlign;
   return l;
 }

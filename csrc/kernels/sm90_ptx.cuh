@@ -1,6 +1,5 @@
 // Thin wrappers over the Hopper (sm_90a) PTX instructions the kernels use:
-// mbarriers, TMA bulk tensor copies, cp.async with mbarrier completion, cluster
-// barriers, register rebalancing and wgmma bookkeeping.
+// mbarriers, TMA bulk tensor copies, cluster barriers, register rebalancing and wgmma bookkeeping.
 #pragma once
 
 #include <cstdint>
@@ -106,18 +105,6 @@ __device__ __forceinline__ void tma_store_wait_all() { asm volatile("cp.async.bu
 // Order this thread's generic-proxy shared-memory writes before later async-proxy reads.
 __device__ __forceinline__ void fence_proxy_async_smem() {
   asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-}
-
-// ---------------------------------------------------------------- cp.async (4-byte, zero-fill)
-// Copies 4 bytes when `valid`, else writes zero without reading global memory.
-__device__ __forceinline__ void cp_async_4(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(smem_addr(dst)), "l"(src), "r"(valid ? 4 : 0)
-               : "memory");
-}
-
-// The barrier receives one arrival once this thread's earlier cp.async copies have landed.
-__device__ __forceinline__ void cp_async_mbarrier_arrive(uint64_t* bar) {
-  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(smem_addr(bar)) : "memory");
 }
 
 // ---------------------------------------------------------------- cluster, registers, named barriers
