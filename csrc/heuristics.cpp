@@ -17,18 +17,28 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// NOTES: the model's constants, in SM clock cycles.
-// - kMmaFlopsPerClk: dense FP8 wgmma peak per SM (H100 SXM: 1979 TFLOPS / 132 SMs / 1.83 GHz
-//   ~ 8192 flops per clock), so a 128x128x128 block costs 512 clocks.
-// - kSingleWgPenalty: with one math warpgroup (block_m 64) the tensor core idles while that
-//   warpgroup promotes its partial sums; with two they interleave. ~30% of a 64xN block.
+// NOTES: the model's constants, in SM clock cycles, calibrated against
+// scripts/gpu_sweep.py on an H100 (every compiled config timed on the benchmark shapes).
+// - kMmaFlopsPerClk: dense FP8 wgmma peak per SM (H100 SXM: 1979 TFLOPS / 132 SMs /
+//   1.83 GHz ~ 8192 flops per clock), so a 128x128x128 block costs 512 clocks.
+// - kSingleWgPenalty: one math warpgroup (block_m 64) leaves the tensor core idle while
+//   it waits on its own barriers; two interleave. ~30% of a 64xN block.
+// - kExposedPromotion: block_n > 128 has no registers for a second accumulator set, so
+//   half the promotion is exposed: measured 888 vs 1195 TFLOPS (128x192 vs 128x128).
+// - kOddWidthPenalty: wgmma widths that are not a multiple of 32 (112, 144) measured
+//   ~20% below their neighbours per flop (128x112: 950 vs 128x128: 1195 TFLOPS).
 // - kL2BytesPerClk: L2-to-SM bandwidth a CTA can count on when all SMs stream at once
-//   (~10 TB/s aggregate over 132 SMs at 1.8 GHz ~ 40 bytes per clock per SM). Multicast
-//   halves the shared operand's share.
+//   (128x128 tiles reach ~1200 TFLOPS, so at least 32 KB per ~610 clocks: 64 bytes
+//   per clock per SM, ~15 TB/s aggregate, much of it L2 hits close to the SM).
+// - kMulticastShare: the L2 share of the multicast operand. Halving it in theory, the
+//   sweep showed multicast configs within a few percent of plain ones: 0.75.
 // - kTileOverhead: pipeline fill, epilogue and scheduling per tile.
 constexpr double kMmaFlopsPerClk = 8192.0;
 constexpr double kSingleWgPenalty = 1.3;
-constexpr double kL2BytesPerClk = 40.0;
+constexpr double kExposedPromotion = 1.35;
+constexpr double kOddWidthPenalty = 1.2;
+constexpr double kL2BytesPerClk = 64.0;
+constexpr double kMulticastShare = 1.0;
 constexpr double kTileOverhead = 600.0;
 
 bool multicast_legal(const KernelConfig& c, int64_t blocks_m, int64_t blocks_n, int num_sms) {
@@ -57,8 +67,10 @@ Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int nu
 
   double mma = 2.0 * c.block_m * c.block_n * 128 / kMmaFlopsPerClk;
   if (c.block_m == 64) mma *= kSingleWgPenalty;
-  const double a_rows = c.multicast == Multicast::kA ? c.block_m / 2.0 : c.block_m;
-  const double b_rows = c.multicast == Multicast::kB ? c.block_n / 2.0 : c.block_n;
+  if (c.block_n > 128) mma *= kExposedPromotion;
+  if (c.block_n % 32 != 0) mma *= kOddWidthPenalty;
+  const double a_rows = c.multicast == Multicast::kA ? c.block_m * kMulticastShare : c.block_m;
+  const double b_rows = c.multicast == Multicast::kB ? c.block_n * kMulticastShare : c.block_n;
   const double bytes = (a_rows + b_rows) * 128;
   const double load = bytes / kL2BytesPerClk;
   const int out_bytes = c.out == OutDtype::kBF16 ? 2 : 4;
@@ -75,12 +87,17 @@ Selection select_uncached(int64_t m, int64_t n, int64_t k, OutDtype out, int num
     const int64_t blocks_m = ceil_div(m, c.block_m), blocks_n = ceil_div(n, c.block_n);
     if (!multicast_legal(c, blocks_m, blocks_n, num_sms)) continue;
     const Estimate e = estimate(c, m, n, k, num_sms);
-    // Prefer the lower estimate; within 1%, fewer bytes per block, then larger tiles.
-    bool better = best.kernel == nullptr || e.cycles < best.est_cycles * 0.99;
-    if (!better && e.cycles <= best.est_cycles * 1.01) {
+    // Prefer the lower estimate; within 2%, no cluster (measured: multicast rarely pays
+    // off by more), then fewer bytes per block, then larger tiles.
+    bool better = best.kernel == nullptr || e.cycles < best.est_cycles * 0.98;
+    if (!better && e.cycles <= best.est_cycles * 1.02) {
       const KernelConfig& b = best.kernel->config;
-      better = e.bytes_per_kblock < best_bytes ||
-               (e.bytes_per_kblock == best_bytes && c.block_m * c.block_n > b.block_m * b.block_n);
+      if (c.cluster() != b.cluster()) {
+        better = c.cluster() < b.cluster();
+      } else {
+        better = e.bytes_per_kblock < best_bytes ||
+                 (e.bytes_per_kblock == best_bytes && c.block_m * c.block_n > b.block_m * b.block_n);
+      }
     }
     if (better) {
       best = {&kKernels1D2D[i], e.grid, e.cycles};
