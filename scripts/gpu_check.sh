@@ -27,7 +27,7 @@ export FP8GEMM_REQUIRE_HOPPER=1
 cat "$OUT/info.log"
 
 echo "== pytest (log: $OUT/pytest.log)"
-"$PY" -m pytest tests -x -q -rs > "$OUT/pytest.log" 2>&1
+"$PY" -m pytest tests -q -rs > "$OUT/pytest.log" 2>&1
 test_rc=$?
 
 echo "== benchmark (log: $OUT/bench.log)"
