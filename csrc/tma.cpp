@@ -31,9 +31,52 @@ EncodeTiledFn encode_fn() {
 }
 }  // namespace
 
+namespace {
+// Encoding a descriptor costs about a microsecond; steady-state serving repeats the same
+// few (weights, activation buffers). A small per-thread cache, so no lock: keyed by
+// everything the descriptor encodes (the address is unique across devices under UVA).
+struct MapKey {
+  const void* base;
+  uint64_t rows, cols, row_stride;
+  uint32_t box_rows, box_cols;
+  int dtype, swizzle;
+  bool operator==(const MapKey& o) const {
+    return base == o.base && rows == o.rows && cols == o.cols && row_stride == o.row_stride &&
+           box_rows == o.box_rows && box_cols == o.box_cols && dtype == o.dtype && swizzle == o.swizzle;
+  }
+};
+// NOTES: 32 entries cover a layer's worth of operands (4 per call) for several shapes.
+constexpr int kMapCacheSize = 32;
+struct MapCache {
+  MapKey keys[kMapCacheSize] = {};
+  CUtensorMap maps[kMapCacheSize];
+  int next = 0;
+};
+thread_local MapCache t_cache;
+
+CUtensorMap encode(const MapKey& key, CUtensorMapDataType dtype, CUtensorMapSwizzle swizzle);
+}  // namespace
+
 CUtensorMap make_tma_2d(const void* base, CUtensorMapDataType dtype, int elem_bytes, uint64_t rows, uint64_t cols,
                         uint64_t row_stride_bytes, uint32_t box_rows, uint32_t box_cols, CUtensorMapSwizzle swizzle) {
   (void)elem_bytes;
+  const MapKey key{base, rows, cols, row_stride_bytes, box_rows, box_cols, static_cast<int>(dtype),
+                   static_cast<int>(swizzle)};
+  MapCache& cache = t_cache;
+  for (int i = 0; i < kMapCacheSize; ++i)
+    if (cache.keys[i] == key) return cache.maps[i];
+  const CUtensorMap map = encode(key, dtype, swizzle);
+  cache.keys[cache.next] = key;
+  cache.maps[cache.next] = map;
+  cache.next = (cache.next + 1) % kMapCacheSize;
+  return map;
+}
+
+namespace {
+CUtensorMap encode(const MapKey& k, CUtensorMapDataType dtype, CUtensorMapSwizzle swizzle) {
+  const void* base = k.base;
+  const uint64_t rows = k.rows, cols = k.cols, row_stride_bytes = k.row_stride;
+  const uint32_t box_rows = k.box_rows, box_cols = k.box_cols;
   CUtensorMap map{};
   const cuuint64_t dims[2] = {cols, rows};
   const cuuint64_t strides[1] = {row_stride_bytes};
@@ -48,5 +91,6 @@ CUtensorMap make_tma_2d(const void* base, CUtensorMapDataType dtype, int elem_by
                                  box_cols));
   return map;
 }
+}  // namespace
 
 }  // namespace fp8gemm

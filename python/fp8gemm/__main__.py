@@ -34,6 +34,15 @@ def info() -> int:
     except Exception as exc:
         loaded = f"no ({type(exc).__name__})"
     print(f"native ops loaded: {loaded}")
+    print("ABI: LibTorch stable ABI (built for torch >= 2.10), kernels for sm_90a, CUDA runtime linked statically")
+    if fp8gemm._native.is_loaded():
+        grid = fp8gemm.kernel_grid().splitlines()
+        print(f"compiled kernel grid: {len(grid)} configs")
+        for line in grid:
+            print(f"  {line}")
+    if torch.cuda.is_available():
+        cap = torch.cuda.get_device_capability()
+        print("GPU supported: yes" if cap == (9, 0) else f"GPU supported: no (sm_{cap[0]}{cap[1]}; the kernels need sm_90)")
     return 0
 
 
