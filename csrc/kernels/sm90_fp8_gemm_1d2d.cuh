@@ -6,8 +6,8 @@
 // Structure: a persistent grid; warpgroup kMathWG (the last) is the producer, whose
 // first thread feeds a kStages-deep shared-memory ring through TMA (A/B tiles, with
 // cluster multicast of one operand, and the A scales); warpgroups 0..kMathWG-1 each own
-// 64 rows of the tile, run wgmma on them, read the weight scales from global memory one
-// K block ahead, and write their rows back through a 32-byte-swizzled staging buffer
+// 64 rows of the tile, run wgmma on them, read the weight scales from global memory two
+// K blocks ahead, and write their rows back through a 32-byte-swizzled staging buffer
 // and TMA stores.
 #pragma once
 
@@ -205,7 +205,8 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
         // promotion FFMAs run.
         float acc2[kBlockN / 2];
         float4 sc_a, sc_b;  // the scale products of the block in acc / acc2
-        float2 sb_next = load_sb(0);
+        // Weight scales two blocks ahead: an L2 round trip outlasts one block's MMAs.
+        float2 sb_q0 = load_sb(0), sb_q1 = load_sb(1);
         int cur_stage = stage;
         auto issue = [&](float* a) {
           const uint64_t da = desc_a(stage), db = desc_b(stage);
@@ -221,8 +222,9 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
         // wait_group 1 leaves only the newest group pending.
         auto step = [&](float* cur, float* nxt, const float4& sc_cur, float4& sc_nxt, int kb) {
           mbarrier_wait(&full[stage], phase);
-          sc_nxt = scales(stage, sb_next);
-          sb_next = load_sb(kb + 2);
+          sc_nxt = scales(stage, sb_q0);
+          sb_q0 = sb_q1;
+          sb_q1 = load_sb(kb + 3);
           issue(nxt);
           wgmma_wait<1>();
           fence_registers<kBlockN / 2>(cur);
@@ -232,8 +234,9 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           promote(cur, sc_cur, 0, kBlockN / 8);
         };
         mbarrier_wait(&full[stage], phase);
-        sc_a = scales(stage, sb_next);
-        sb_next = load_sb(1);
+        sc_a = scales(stage, sb_q0);
+        sb_q0 = sb_q1;
+        sb_q1 = load_sb(2);
         issue(acc);
         cur_stage = stage;
         advance();
@@ -259,11 +262,12 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       } else {
         // The tile's N as two MMA chunks with one commit group each: chunk 0 is promoted
         // while chunk 1 still runs.
-        float2 sb_cur = load_sb(0);
+        float2 sb_q0 = load_sb(0), sb_q1 = load_sb(1);
         for (int kb = 0; kb < num_kb; ++kb) {
           mbarrier_wait(&full[stage], phase);
-          const float4 sc = scales(stage, sb_cur);
-          sb_cur = load_sb(kb + 1);
+          const float4 sc = scales(stage, sb_q0);
+          sb_q0 = sb_q1;
+          sb_q1 = load_sb(kb + 2);
           const uint64_t da = desc_a(stage), db = desc_b(stage);
           fence_registers<kBlockN / 2>(acc);
           wgmma_fence();
