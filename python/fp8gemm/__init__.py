@@ -54,7 +54,7 @@ def gemm_nt(
     float32, 128x128 block scales. K % 16 == 0, N % 8 == 0, any M >= 0.
     Returns `[M, N]` in `out_dtype` (bfloat16 or float32), accumulated in fp32.
     """
-    return torch.ops.fp8gemm.gemm_nt(a, sa, b, sb, out_dtype)
+    return torch.ops.fp8gemm.gemm_nt.default(a, sa, b, sb, out_dtype)
 
 
 def gemm_nt_out(
@@ -70,7 +70,7 @@ def gemm_nt_out(
     With `accumulate=True` (float32 `out` only) computes `out += product`: `out` is read
     once and written once, in fp32.
     """
-    torch.ops.fp8gemm.gemm_nt_out(a, sa, b, sb, out, accumulate)
+    torch.ops.fp8gemm.gemm_nt_out.default(a, sa, b, sb, out, accumulate)
 
 
 _MULTICAST = {0: "none", 1: "a", 2: "b"}
