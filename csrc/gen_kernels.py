@@ -72,6 +72,10 @@ def full_grid() -> list[Config]:
         if block_m == 128 and block_n == 32:
             continue  # too little work per 128-row tile to hide the promotion
         configs.append(Config(block_m, block_n, mc, "bf16"))
+    # 256-row tiles (two 128-row waves per math warpgroup): less shared-memory traffic per
+    # flop for large M; block_n 128 (the accumulators fill the registers).
+    for mc in ("none", "a"):
+        configs.append(Config(256, 128, mc, "bf16"))
     # fp32 output (accumulating GEMMs): a smaller set.
     for block_m, block_n, mc in itertools.product((64, 128), (64, 128, 160), ("none", "a")):
         configs.append(Config(block_m, block_n, mc, "f32"))
@@ -146,7 +150,7 @@ def registry(configs: list[Config]) -> str:
         lines.append(f"cudaError_t launch_1d2d_{c.name}(const Launch1D2D& p);")
     lines.append("const Kernel1D2D kKernels1D2D[] = {")
     for c in configs:
-        threads = (c.block_m // 64 + 1) * 128
+        threads = ((1 if c.block_m == 64 else 2) + 1) * 128
         smem = smem_bytes(c.block_m, c.block_n, c.stages, c.out_bytes)
         lines.append(
             f"    {{{{{c.block_m}, {c.block_n}, {c.stages}, {MC_ENUM[c.multicast]}, {OUT_ENUM[c.out]}, {smem}, "

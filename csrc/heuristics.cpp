@@ -23,10 +23,14 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 //   1.83 GHz ~ 8192 flops per clock), so a 128x128x128 block costs 512 clocks.
 // - kSingleWgPenalty: one math warpgroup (block_m 64) leaves the tensor core idle while
 //   it waits on its own barriers; two interleave. ~30% of a 64xN block.
-// - kExposedPromotion: block_n > 128 has no registers for a second accumulator set, so
-//   half the promotion is exposed: measured 888 vs 1195 TFLOPS (128x192 vs 128x128).
+// - kExposedPromotion: 128-row tiles wider than 128 have no registers for a second
+//   accumulator set and issue in two halves; half the promotion is exposed: measured
+//   888-1050 vs 1150-1200 TFLOPS (128x192 vs 128x128) beyond the shared-memory model.
 // - kOddWidthPenalty: wgmma widths that are not a multiple of 32 (112, 144) measured
 //   ~20% below their neighbours per flop (128x112: 950 vs 128x128: 1195 TFLOPS).
+// - kSmemBytesPerClk: shared-memory bandwidth per SM. wgmma reads both operands from
+//   shared memory, so this, not the tensor core, bounds 128x128 tiles at ~80% of peak
+//   (benchmarks/NOTES.md); 256x128 tiles move less per flop and measured +9%.
 // - kL2BytesPerClk: L2-to-SM bandwidth a CTA can count on when all SMs stream at once
 //   (128x128 tiles reach ~1200 TFLOPS, so at least 32 KB per ~610 clocks: 64 bytes
 //   per clock per SM, ~15 TB/s aggregate, much of it L2 hits close to the SM).
@@ -37,6 +41,7 @@ constexpr double kMmaFlopsPerClk = 8192.0;
 constexpr double kSingleWgPenalty = 1.3;
 constexpr double kExposedPromotion = 1.35;
 constexpr double kOddWidthPenalty = 1.2;
+constexpr double kSmemBytesPerClk = 128.0;
 constexpr double kL2BytesPerClk = 64.0;
 constexpr double kMulticastShare = 1.0;
 constexpr double kTileOverhead = 600.0;
@@ -65,16 +70,24 @@ Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int nu
   const int64_t rounds = ceil_div(units, clusters);
   const int64_t num_kb = ceil_div(k, 128);
 
-  double mma = 2.0 * c.block_m * c.block_n * 128 / kMmaFlopsPerClk;
-  if (c.block_m == 64) mma *= kSingleWgPenalty;
-  if (c.block_n > 128) mma *= kExposedPromotion;
-  if (c.block_n % 32 != 0) mma *= kOddWidthPenalty;
+  const double mma = 2.0 * c.block_m * c.block_n * 128 / kMmaFlopsPerClk;
+  // Shared-memory traffic per K block: every wgmma (m64 x width x k32) reads its A and B
+  // slices, once per 64 rows of the tile; the TMA writes the A, B and A-scale tiles.
+  const bool chunked = c.block_m <= 128 && c.block_n > 128;  // issued as two halves
+  const int width = chunked ? c.block_n / 2 : c.block_n;
+  const double reads = (c.block_m / 64.0) * (c.block_n / width) * 4 * (64 * 32 + width * 32);
+  const double writes = (c.block_m + c.block_n) * 128.0 + c.block_m * 4;
+  const double smem = (reads + writes) / kSmemBytesPerClk;
   const double a_rows = c.multicast == Multicast::kA ? c.block_m * kMulticastShare : c.block_m;
   const double b_rows = c.multicast == Multicast::kB ? c.block_n * kMulticastShare : c.block_n;
   const double bytes = (a_rows + b_rows) * 128;
   const double load = bytes / kL2BytesPerClk;
+  double block = std::max({mma, smem, load});
+  if (c.block_m == 64) block *= kSingleWgPenalty;
+  if (chunked) block *= kExposedPromotion;
+  if (c.block_n % 32 != 0) block *= kOddWidthPenalty;
   const int out_bytes = c.out == OutDtype::kBF16 ? 2 : 4;
-  const double tile = num_kb * std::max(mma, load) + kTileOverhead + c.block_m * c.block_n * out_bytes / 64.0;
+  const double tile = num_kb * block + kTileOverhead + c.block_m * c.block_n * out_bytes / 64.0;
   return {rounds * tile, static_cast<int>(clusters * cluster), bytes};
 }
 
@@ -93,7 +106,10 @@ Selection select_uncached(int64_t m, int64_t n, int64_t k, OutDtype out, int num
     if (!better && e.cycles <= best.est_cycles * 1.02) {
       const KernelConfig& b = best.kernel->config;
       if (c.cluster() != b.cluster()) {
-        better = c.cluster() < b.cluster();
+        // 256-row tiles: sharing the 32 KB A tile across a cluster pair measured 1-11%
+        // faster than not (L2 becomes their next limit); elsewhere no cluster.
+        const bool both_256 = c.block_m == 256 && b.block_m == 256;
+        better = both_256 ? c.cluster() > b.cluster() : c.cluster() < b.cluster();
       } else {
         better = e.bytes_per_kblock < best_bytes ||
                  (e.bytes_per_kblock == best_bytes && c.block_m * c.block_n > b.block_m * b.block_n);

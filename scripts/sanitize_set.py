@@ -23,8 +23,10 @@ WANTED = [
     "block_m=128 block_n=192 stages=4 multicast=none out=bf16",
     "block_m=128 block_n=160 stages=5 multicast=b out=bf16",
     "block_m=128 block_n=128 stages=4 multicast=none out=fp32",
+    "block_m=256 block_n=128 stages=3 multicast=none out=bf16",
+    "block_m=256 block_n=128 stages=3 multicast=a out=bf16",
 ]
-SHAPES = [(1, 136, 112), (100, 256, 576), (300, 512, 1024)]
+SHAPES = [(1, 136, 112), (100, 256, 576), (300, 512, 1024), (600, 256, 256)]
 
 
 def main() -> int:

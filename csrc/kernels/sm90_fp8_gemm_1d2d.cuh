@@ -33,14 +33,16 @@ struct OutTraits<float> {
 };
 
 template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT>
-__global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
+__global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
     fp8_gemm_1d2d_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                          const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
                          const GemmArgs args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  static_assert(kBlockM == 64 || kBlockM == 128, "one math warpgroup per 64 rows");
+  static_assert(kBlockM == 64 || kBlockM == 128 || kBlockM == 256, "block_m");
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 192, "block_n");
-  constexpr int kMathWG = kBlockM / 64;
+  // One math warpgroup per 64 rows, at most two; a 256-row tile is two 128-row waves.
+  constexpr int kMathWG = kBlockM == 64 ? 1 : 2;
+  constexpr int kWaves = kBlockM / (64 * kMathWG);
   constexpr int kMathThreads = kMathWG * 128;
   constexpr int kCluster = kMulticast == Multicast::kNone ? 1 : 2;
   constexpr uint32_t kTileA = kBlockM * kBlockK;
@@ -49,10 +51,11 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
   constexpr SmemLayout kLayout = gemm_1d2d_smem(kBlockM, kBlockN, kStages, sizeof(OutT));
   constexpr int kChunkCols = OutTraits<OutT>::kChunkCols;
   constexpr int kChunkBytes = 64 * 32;  // one 64-row x 32-byte staged chunk
+  constexpr int kWaveBytes = 64 * kBlockN * sizeof(OutT);  // one warpgroup's 64 rows, staged
   // With block_n <= 128 the math warpgroups keep a second accumulator set and run one K
   // block ahead of the promotion; wider tiles have no registers for it and promote the
   // first half of the tile while the second half's MMAs still run.
-  constexpr bool kDeferred = kBlockN <= 128;
+  constexpr bool kDeferred = kWaves == 1 && kBlockN <= 128;
   constexpr int kChunkN = kBlockN / 2;
   constexpr int kChunkRegs = kChunkN / 2;
   // NOTES: register split after setmaxnreg. The accumulator sets (2 or 3 x kBlockN / 2
@@ -143,11 +146,11 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
     const int row0 = warp_in_wg * 16 + lane / 4;  // this thread's rows: row0 and row0 + 8 of its 64
     const int q = lane % 4;
     const bool wg_leader = threadIdx.x % 128 == 0;
-    uint8_t* d_stage = smem_d + warpgroup * (64 * kBlockN * sizeof(OutT));
+    uint8_t* d_stage = smem_d + warpgroup * (kWaves * 64 * kBlockN * sizeof(OutT));
     const float* sa_row0 = smem_sa + warpgroup * 64 + row0;
 
     float acc[kBlockN / 2];
-    float fin[kBlockN / 2];
+    float fin[kWaves * kBlockN / 2];
     int stage = 0;
     uint32_t phase = 0;
     int m_block, n_block;
@@ -166,20 +169,21 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
         return make_float2(__ldg(sb_ptr0 + off), __ldg(sb_ptr1 + off));
       };
       // Per-block scale products (sa0 sb0, sa1 sb0, sa0 sb1, sa1 sb1) for this thread's rows.
-      auto scales = [&](int st, float2 sb) {
-        const float sa0 = sa_row0[st * kBlockM], sa1 = sa_row0[st * kBlockM + 8];
+      auto scales = [&](int st, float2 sb, int wave = 0) {
+        const float sa0 = sa_row0[st * kBlockM + wave * 128], sa1 = sa_row0[st * kBlockM + wave * 128 + 8];
         return make_float4(sa0 * sb.x, sa1 * sb.x, sa0 * sb.y, sa1 * sb.y);
       };
-      auto promote = [&](const float* a, const float4& sc, int j_begin, int j_end) {
+      auto promote = [&](const float* a, const float4& sc, int j_begin, int j_end, int wave = 0) {
+        float* f = fin + wave * (kBlockN / 2);
 #pragma unroll
         for (int j = j_begin; j < j_end; ++j) {
           const bool hi = j * 8 >= boundary;
           const float s0 = hi ? sc.z : sc.x;
           const float s1 = hi ? sc.w : sc.y;
-          fin[4 * j + 0] += a[4 * j + 0] * s0;
-          fin[4 * j + 1] += a[4 * j + 1] * s0;
-          fin[4 * j + 2] += a[4 * j + 2] * s1;
-          fin[4 * j + 3] += a[4 * j + 3] * s1;
+          f[4 * j + 0] += a[4 * j + 0] * s0;
+          f[4 * j + 1] += a[4 * j + 1] * s0;
+          f[4 * j + 2] += a[4 * j + 2] * s1;
+          f[4 * j + 3] += a[4 * j + 3] * s1;
         }
       };
       auto release = [&](int st) {
@@ -194,10 +198,12 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           phase ^= 1;
         }
       };
-      auto desc_a = [&](int st) { return make_smem_desc_sw128(smem_a + st * kTileA + warpgroup * 64 * kBlockK); };
+      auto desc_a = [&](int st, int wave = 0) {
+        return make_smem_desc_sw128(smem_a + st * kTileA + (wave * 128 + warpgroup * 64) * kBlockK);
+      };
       auto desc_b = [&](int st) { return make_smem_desc_sw128(smem_b + st * kTileB); };
 #pragma unroll
-      for (int j = 0; j < kBlockN / 2; ++j) fin[j] = 0.0f;
+      for (int j = 0; j < kWaves * kBlockN / 2; ++j) fin[j] = 0.0f;
 
       if constexpr (kDeferred) {
         // Software-pipelined: K block kb + 1 is issued into the other accumulator set
@@ -259,7 +265,7 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           release(cur_stage);
           promote(acc, sc_a, 0, kBlockN / 8);
         }
-      } else {
+      } else if constexpr (kWaves == 1) {
         // The tile's N as two MMA chunks with one commit group each: chunk 0 is promoted
         // while chunk 1 still runs.
         float2 sb_q0 = load_sb(0), sb_q1 = load_sb(1);
@@ -289,6 +295,35 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           advance();
           promote(acc, sc, kChunkN / 8, kBlockN / 8);
         }
+      } else {
+        // 256-row tiles: each math warpgroup runs two 64-row waves per K block (rows
+        // wave * 128 + warpgroup * 64), one accumulator set, promoted after each wave.
+        float2 sb_q0 = load_sb(0), sb_q1 = load_sb(1);
+        for (int kb = 0; kb < num_kb; ++kb) {
+          mbarrier_wait(&full[stage], phase);
+          float4 sc[kWaves];
+#pragma unroll
+          for (int w = 0; w < kWaves; ++w) sc[w] = scales(stage, sb_q0, w);
+          sb_q0 = sb_q1;
+          sb_q1 = load_sb(kb + 2);
+          const uint64_t db = desc_b(stage);
+#pragma unroll
+          for (int w = 0; w < kWaves; ++w) {
+            const uint64_t da = desc_a(stage, w);
+            fence_registers<kBlockN / 2>(acc);
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < kBlockK / 32; ++kk) WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, acc, kk > 0);
+            wgmma_commit();
+            wgmma_wait<0>();
+            fence_registers<kBlockN / 2>(acc);
+            if (w == kWaves - 1) {
+              release(stage);
+              advance();
+            }
+            promote(acc, sc[w], 0, kBlockN / 8, w);
+          }
+        }
       }
 
       // ---------------------------------------------------------- epilogue
@@ -296,16 +331,18 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
       if (wg_leader) tma_store_wait_read();
       named_barrier_sync(1 + warpgroup, 128);
 #pragma unroll
+      for (int w = 0; w < kWaves; ++w) {
+#pragma unroll
       for (int j = 0; j < kBlockN / 8; ++j) {
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const int r = row0 + h * 8;
-          const float v0 = fin[4 * j + 2 * h], v1 = fin[4 * j + 2 * h + 1];
+          const float v0 = fin[w * (kBlockN / 2) + 4 * j + 2 * h], v1 = fin[w * (kBlockN / 2) + 4 * j + 2 * h + 1];
           const int col = j * 8 + q * 2;  // tile-relative column of v0
           const int chunk = col / kChunkCols;
           const int byte_in_row = (col % kChunkCols) * sizeof(OutT);
           const int unit = (byte_in_row / 16) ^ ((r >> 2) & 1);  // 32-byte swizzle
-          uint8_t* dst = d_stage + chunk * kChunkBytes + r * 32 + unit * 16 + byte_in_row % 16;
+          uint8_t* dst = d_stage + w * kWaveBytes + chunk * kChunkBytes + r * 32 + unit * 16 + byte_in_row % 16;
           if constexpr (sizeof(OutT) == 2) {
             *reinterpret_cast<__nv_bfloat162*>(dst) = __floats2bfloat162_rn(v0, v1);
           } else {
@@ -313,19 +350,24 @@ __global__ void __launch_bounds__((kBlockM / 64 + 1) * 128, 1)
           }
         }
       }
+      }
       fence_proxy_async_smem();
       named_barrier_sync(1 + warpgroup, 128);
       if (wg_leader) {
-        const int row = m_base + warpgroup * 64;
-        if (row < m) {
 #pragma unroll
-          for (int c = 0; c < kBlockN / kChunkCols; ++c) {
-            const int col = n_base + c * kChunkCols;
-            if (col >= n) break;
-            if (sizeof(OutT) == 4 && args.accumulate) {
-              tma_reduce_add_2d(&tmap_d, d_stage + c * kChunkBytes, col, row);
-            } else {
-              tma_store_2d(&tmap_d, d_stage + c * kChunkBytes, col, row);
+        for (int w = 0; w < kWaves; ++w) {
+          const int row = m_base + w * 128 + warpgroup * 64;
+          if (row < m) {
+#pragma unroll
+            for (int c = 0; c < kBlockN / kChunkCols; ++c) {
+              const int col = n_base + c * kChunkCols;
+              if (col >= n) break;
+              const uint8_t* src = d_stage + w * kWaveBytes + c * kChunkBytes;
+              if (sizeof(OutT) == 4 && args.accumulate) {
+                tma_reduce_add_2d(&tmap_d, src, col, row);
+              } else {
+                tma_store_2d(&tmap_d, src, col, row);
+              }
             }
           }
         }
