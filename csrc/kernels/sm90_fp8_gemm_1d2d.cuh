@@ -5,10 +5,10 @@
 //
 // Structure: a persistent grid; warpgroup kMathWG (the last) is the producer, whose
 // first thread feeds a kStages-deep shared-memory ring through TMA (A/B tiles, with
-// cluster multicast of one operand, and the A scales); warpgroups 0..kMathWG-1 each own
-// 64 rows of the tile, run wgmma on them, read the weight scales from global memory two
-// K blocks ahead, and write their rows back through a 32-byte-swizzled staging buffer
-// and TMA stores.
+// cluster multicast of one operand, and the A scales). One or two math warpgroups each
+// own 64 rows of the tile (two 128-row waves for 256-row tiles), run wgmma on them, read
+// the weight scales from global memory two K blocks ahead, and write their rows back
+// through a 32-byte-swizzled staging buffer and TMA stores.
 #pragma once
 
 #include <cuda.h>
