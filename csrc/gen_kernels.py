@@ -21,7 +21,7 @@ from pathlib import Path
 BLOCK_K = 128
 SMEM_ALIGN = 1024
 MAX_SMEM = 232448  # sm_90 opt-in limit per block
-MAX_STAGES = 8
+MAX_STAGES = 12
 
 
 def smem_bytes(block_m: int, block_n: int, stages: int, out_bytes: int) -> int:
@@ -64,13 +64,15 @@ def full_grid() -> list[Config]:
     # blocks, wherever it starts), plus 160 and 192 (their starts are multiples of 32 / 64,
     # so they also span at most two). Above 192 the two fp32 accumulator sets no longer fit
     # in registers.
-    for block_m, block_n, mc in itertools.product((64, 128), (32, 64, 96, 112, 128, 144, 160, 192), ("none", "a", "b")):
+    for block_m, block_n, mc in itertools.product((64, 128), (16, 32, 64, 96, 112, 128, 144, 160, 192), ("none", "a", "b")):
         if block_m == 64 and block_n in (112, 144):
             continue  # the 64-row tiles serve small M, where 96/128/160 cover the same ground
         if block_m == 64 and mc == "b":
             continue  # small M has too few m blocks to pair along M
-        if block_m == 128 and block_n == 32:
+        if block_m == 128 and block_n in (16, 32):
             continue  # too little work per 128-row tile to hide the promotion
+        if block_n == 16 and mc == "b":
+            continue  # 16-wide tiles serve decode-sized M: one m block, nothing to pair along M
         configs.append(Config(block_m, block_n, mc, "bf16"))
     # 256-row tiles (two 128-row waves per math warpgroup): less shared-memory traffic per
     # flop for large M; block_n 128 (the accumulators fill the registers).
