@@ -49,9 +49,9 @@ def gemm_nt(
     """FP8 GEMM with fine-grained scaling: `(a * sa) @ (b * sb).T`.
 
     a: `[M, K]` float8_e4m3fn, K-contiguous; sa: `[M, ceil(K/128)]` float32, 1x128 scales
-    (any layout; the canonical column-major one, see `get_col_major_tma_aligned_tensor`,
-    gives coalesced reads). b: `[N, K]` float8_e4m3fn; sb: `[ceil(N/128), ceil(K/128)]`
-    float32, 128x128 block scales. K % 16 == 0, N % 8 == 0, any M >= 0.
+    (the canonical column-major layout, see `get_col_major_tma_aligned_tensor`, is used
+    as is; any other layout is copied into it first). b: `[N, K]` float8_e4m3fn; sb: `[ceil(N/128), ceil(K/128)]`
+    float32, 128x128 block scales, any strides. K % 16 == 0, N % 8 == 0, any M >= 0.
     Returns `[M, N]` in `out_dtype` (bfloat16 or float32), accumulated in fp32.
     """
     return torch.ops.fp8gemm.gemm_nt.default(a, sa, b, sb, out_dtype)
