@@ -1,7 +1,6 @@
 // The dense ops: argument checks, tensor maps, config selection and launch.
 #include "gemm_nt.hpp"
 
-#include <cstdio>
 #include <optional>
 
 #include <torch/csrc/inductor/aoti_torch/c/shim.h>
@@ -171,18 +170,18 @@ void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const 
   Launch1D2D l{};
   const int a_box_rows = c.multicast == Multicast::kA ? c.block_m / 2 : c.block_m;
   const int b_box_rows = c.multicast == Multicast::kB ? c.block_n / 2 : c.block_n;
-  l.tmap_a = make_tma_2d(a.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, p.m, p.k, p.a_row_stride, a_box_rows, 128,
+  l.tmap_a = make_tma_2d(a.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_UINT8, p.m, p.k, p.a_row_stride, a_box_rows, 128,
                          CU_TENSOR_MAP_SWIZZLE_128B);
-  l.tmap_b = make_tma_2d(b.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, p.n, p.k, p.b_row_stride, b_box_rows, 128,
+  l.tmap_b = make_tma_2d(b.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_UINT8, p.n, p.k, p.b_row_stride, b_box_rows, 128,
                          CU_TENSOR_MAP_SWIZZLE_128B);
   // A scales: a [Kb, M] row-major view of the canonical layout, one row of block_m per stage.
-  l.tmap_sa = make_tma_2d(sa.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 4, kb, p.m, align4(p.m) * 4, 1, c.block_m,
+  l.tmap_sa = make_tma_2d(sa.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, kb, p.m, align4(p.m) * 4, 1, c.block_m,
                           CU_TENSOR_MAP_SWIZZLE_NONE);
   if (out_dtype == OutDtype::kBF16) {
-    l.tmap_d = make_tma_2d(out.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, p.m, p.n, p.n * 2, 64, 16,
+    l.tmap_d = make_tma_2d(out.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, p.m, p.n, p.n * 2, 64, 16,
                            CU_TENSOR_MAP_SWIZZLE_32B);
   } else {
-    l.tmap_d = make_tma_2d(out.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 4, p.m, p.n, p.n * 4, 64, 8,
+    l.tmap_d = make_tma_2d(out.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, p.m, p.n, p.n * 4, 64, 8,
                            CU_TENSOR_MAP_SWIZZLE_32B);
   }
   l.args.m = static_cast<int>(p.m);

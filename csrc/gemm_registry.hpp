@@ -17,7 +17,6 @@ struct KernelConfig {
   Multicast multicast;
   OutDtype out;
   int smem_bytes;
-  int threads;
   int cluster() const { return multicast == Multicast::kNone ? 1 : 2; }
 };
 

@@ -152,11 +152,10 @@ def registry(configs: list[Config]) -> str:
         lines.append(f"cudaError_t launch_1d2d_{c.name}(const Launch1D2D& p);")
     lines.append("const Kernel1D2D kKernels1D2D[] = {")
     for c in configs:
-        threads = ((1 if c.block_m == 64 else 2) + 1) * 128
         smem = smem_bytes(c.block_m, c.block_n, c.stages, c.out_bytes)
         lines.append(
-            f"    {{{{{c.block_m}, {c.block_n}, {c.stages}, {MC_ENUM[c.multicast]}, {OUT_ENUM[c.out]}, {smem}, "
-            f"{threads}}}, &launch_1d2d_{c.name}}},"
+            f"    {{{{{c.block_m}, {c.block_n}, {c.stages}, {MC_ENUM[c.multicast]}, {OUT_ENUM[c.out]}, {smem}}}, "
+            f"&launch_1d2d_{c.name}}},"
         )
     lines.append("};")
     lines.append(f"const int kNumKernels1D2D = {len(configs)};")

@@ -34,8 +34,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // - kL2BytesPerClk: L2-to-SM bandwidth a CTA can count on when all SMs stream at once
 //   (128x128 tiles reach ~1200 TFLOPS, so at least 32 KB per ~610 clocks: 64 bytes
 //   per clock per SM, ~15 TB/s aggregate, much of it L2 hits close to the SM).
-// - kMulticastShare: the L2 share of the multicast operand. Halving it in theory, the
-//   sweep showed multicast configs within a few percent of plain ones: 0.75.
+//   Multicast is not modelled: in theory it halves the shared operand's L2 reads, but the
+//   sweep measured multicast configs within a few percent of plain ones (tie-break below).
 // - kTileOverhead: pipeline fill, epilogue and scheduling per tile.
 constexpr double kMmaFlopsPerClk = 8192.0;
 constexpr double kSingleWgPenalty = 1.3;
@@ -43,7 +43,6 @@ constexpr double kExposedPromotion = 1.35;
 constexpr double kOddWidthPenalty = 1.2;
 constexpr double kSmemBytesPerClk = 128.0;
 constexpr double kL2BytesPerClk = 64.0;
-constexpr double kMulticastShare = 1.0;
 constexpr double kTileOverhead = 600.0;
 
 bool multicast_legal(const KernelConfig& c, int64_t blocks_m, int64_t blocks_n, int num_sms) {
@@ -78,9 +77,7 @@ Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int nu
   const double reads = (c.block_m / 64.0) * (c.block_n / width) * 4 * (64 * 32 + width * 32);
   const double writes = (c.block_m + c.block_n) * 128.0 + c.block_m * 4;
   const double smem = (reads + writes) / kSmemBytesPerClk;
-  const double a_rows = c.multicast == Multicast::kA ? c.block_m * kMulticastShare : c.block_m;
-  const double b_rows = c.multicast == Multicast::kB ? c.block_n * kMulticastShare : c.block_n;
-  const double bytes = (a_rows + b_rows) * 128;
+  const double bytes = (c.block_m + c.block_n) * 128.0;
   const double load = bytes / kL2BytesPerClk;
   double block = std::max({mma, smem, load});
   if (c.block_m == 64) block *= kSingleWgPenalty;

@@ -57,9 +57,8 @@ thread_local MapCache t_cache;
 CUtensorMap encode(const MapKey& key, CUtensorMapDataType dtype, CUtensorMapSwizzle swizzle);
 }  // namespace
 
-CUtensorMap make_tma_2d(const void* base, CUtensorMapDataType dtype, int elem_bytes, uint64_t rows, uint64_t cols,
+CUtensorMap make_tma_2d(const void* base, CUtensorMapDataType dtype, uint64_t rows, uint64_t cols,
                         uint64_t row_stride_bytes, uint32_t box_rows, uint32_t box_cols, CUtensorMapSwizzle swizzle) {
-  (void)elem_bytes;
   const MapKey key{base, rows, cols, row_stride_bytes, box_rows, box_cols, static_cast<int>(dtype),
                    static_cast<int>(swizzle)};
   MapCache& cache = t_cache;

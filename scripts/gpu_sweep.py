@@ -14,23 +14,14 @@ sys.path.insert(0, "python")
 sys.path.insert(0, "scripts")
 import fp8gemm  # noqa: E402
 from fp8gemm import _native  # noqa: E402
-from gpu_smoke import quant_a, quant_b  # noqa: E402
+from fp8gemm.quant import per_block_cast_to_fp8, per_token_cast_to_fp8  # noqa: E402
+from fp8gemm.testing import bench_kernel  # noqa: E402
 
 NK = [(2112, 7168), (24576, 1536), (32768, 512), (7168, 16384), (4096, 7168), (7168, 2048), (7168, 576)]
 
 
-def time_us(fn, flush, reps):
-    fn()
-    times = []
-    for _ in range(reps):
-        flush.zero_()
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        fn()
-        e.record()
-        torch.cuda.synchronize()
-        times.append(s.elapsed_time(e) * 1e3)
-    return sorted(times)[len(times) // 2]
+def time_us(fn, reps):
+    return bench_kernel(fn, warmup=1, rep=reps)["median_us"]
 
 
 def main() -> None:
@@ -41,17 +32,15 @@ def main() -> None:
     args = ap.parse_args()
     lib = _native.lib()
     configs = fp8gemm.kernel_grid().strip().splitlines()
-    flush = torch.empty(256 * 1024 * 1024, dtype=torch.int8, device="cuda")
     report = []
     for m in [int(x) for x in args.ms.split(",")]:
         for n, k in NK:
-            a, sa = quant_a(torch.randn(m, k, device="cuda"))
-            b, sb = quant_b(torch.randn(n, k, device="cuda"))
-            sa = fp8gemm.get_col_major_tma_aligned_tensor(sa)
+            a, sa = per_token_cast_to_fp8(torch.randn(m, k, device="cuda"))
+            b, sb = per_block_cast_to_fp8(torch.randn(n, k, device="cuda"))
             out = torch.empty(m, n, device="cuda", dtype=torch.bfloat16)
             reps = 5 if args.quick else 15
             lib.fp8gemm_force_kernel(-1)
-            heur = time_us(lambda: fp8gemm.gemm_nt_out(a, sa, b, sb, out), flush, reps)
+            heur = time_us(lambda: fp8gemm.gemm_nt_out(a, sa, b, sb, out), reps)
             cfg = fp8gemm.select_config("gemm_nt", m, n, k)
             results = []
             for idx, line in enumerate(configs):
@@ -62,7 +51,7 @@ def main() -> None:
                 if ("multicast=a" in line and -(-n // bn) % 2) or ("multicast=b" in line and -(-m // bm) % 2):
                     continue  # the dispatcher would refuse the pairing and fall back: not this config
                 lib.fp8gemm_force_kernel(idx)
-                results.append((time_us(lambda: fp8gemm.gemm_nt_out(a, sa, b, sb, out), flush, reps), line))
+                results.append((time_us(lambda: fp8gemm.gemm_nt_out(a, sa, b, sb, out), reps), line))
             lib.fp8gemm_force_kernel(-1)
             results.sort()
             flops = 2 * m * n * k

@@ -33,15 +33,14 @@ struct OutTraits<float> {
 };
 
 template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT>
-__global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
+__global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
     fp8_gemm_1d2d_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                          const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
                          const GemmArgs args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   static_assert(kBlockM == 64 || kBlockM == 128 || kBlockM == 256, "block_m");
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 192, "block_n");
-  // One math warpgroup per 64 rows, at most two; a 256-row tile is two 128-row waves.
-  constexpr int kMathWG = kBlockM == 64 ? 1 : 2;
+  constexpr int kMathWG = gemm_1d2d_math_warpgroups(kBlockM);
   constexpr int kWaves = kBlockM / (64 * kMathWG);
   constexpr int kMathThreads = kMathWG * 128;
   constexpr int kCluster = kMulticast == Multicast::kNone ? 1 : 2;
@@ -168,6 +167,16 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
         const int64_t off = static_cast<int64_t>(min(kb, num_kb - 1)) * args.sb_stride_k;
         return make_float2(__ldg(sb_ptr0 + off), __ldg(sb_ptr1 + off));
       };
+      // Weight scales two K blocks ahead (an L2 round trip outlasts one block's MMAs):
+      // next_sb() returns the scales of the next block to issue and loads two further.
+      float2 sb_q0 = load_sb(0), sb_q1 = load_sb(1);
+      int sb_next_kb = 2;
+      auto next_sb = [&] {
+        const float2 v = sb_q0;
+        sb_q0 = sb_q1;
+        sb_q1 = load_sb(sb_next_kb++);
+        return v;
+      };
       // Per-block scale products (sa0 sb0, sa1 sb0, sa0 sb1, sa1 sb1) for this thread's rows.
       auto scales = [&](int st, float2 sb, int wave = 0) {
         const float sa0 = sa_row0[st * kBlockM + wave * 128], sa1 = sa_row0[st * kBlockM + wave * 128 + 8];
@@ -211,8 +220,6 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
         // promotion FFMAs run.
         float acc2[kBlockN / 2];
         float4 sc_a, sc_b;  // the scale products of the block in acc / acc2
-        // Weight scales two blocks ahead: an L2 round trip outlasts one block's MMAs.
-        float2 sb_q0 = load_sb(0), sb_q1 = load_sb(1);
         int cur_stage = stage;
         auto issue = [&](float* a) {
           const uint64_t da = desc_a(stage), db = desc_b(stage);
@@ -226,11 +233,9 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
         };
         // Issue the next block (kb + 1) into `nxt`, then retire the block in `cur`:
         // wait_group 1 leaves only the newest group pending.
-        auto step = [&](float* cur, float* nxt, const float4& sc_cur, float4& sc_nxt, int kb) {
+        auto step = [&](float* cur, float* nxt, const float4& sc_cur, float4& sc_nxt) {
           mbarrier_wait(&full[stage], phase);
-          sc_nxt = scales(stage, sb_q0);
-          sb_q0 = sb_q1;
-          sb_q1 = load_sb(kb + 3);
+          sc_nxt = scales(stage, next_sb());
           issue(nxt);
           wgmma_wait<1>();
           fence_registers<kBlockN / 2>(cur);
@@ -240,9 +245,7 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
           promote(cur, sc_cur, 0, kBlockN / 8);
         };
         mbarrier_wait(&full[stage], phase);
-        sc_a = scales(stage, sb_q0);
-        sb_q0 = sb_q1;
-        sb_q1 = load_sb(2);
+        sc_a = scales(stage, next_sb());
         issue(acc);
         cur_stage = stage;
         advance();
@@ -250,11 +253,11 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
         // which accumulators are in flight (otherwise it serializes every wgmma).
         int kb = 0;
         for (; kb + 2 < num_kb; kb += 2) {
-          step(acc, acc2, sc_a, sc_b, kb);
-          step(acc2, acc, sc_b, sc_a, kb + 1);
+          step(acc, acc2, sc_a, sc_b);
+          step(acc2, acc, sc_b, sc_a);
         }
         if (kb + 1 < num_kb) {
-          step(acc, acc2, sc_a, sc_b, kb);
+          step(acc, acc2, sc_a, sc_b);
           wgmma_wait<0>();
           fence_registers<kBlockN / 2>(acc2);
           release(cur_stage);
@@ -268,12 +271,9 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
       } else if constexpr (kWaves == 1) {
         // The tile's N as two MMA chunks with one commit group each: chunk 0 is promoted
         // while chunk 1 still runs.
-        float2 sb_q0 = load_sb(0), sb_q1 = load_sb(1);
         for (int kb = 0; kb < num_kb; ++kb) {
           mbarrier_wait(&full[stage], phase);
-          const float4 sc = scales(stage, sb_q0);
-          sb_q0 = sb_q1;
-          sb_q1 = load_sb(kb + 2);
+          const float4 sc = scales(stage, next_sb());
           const uint64_t da = desc_a(stage), db = desc_b(stage);
           fence_registers<kBlockN / 2>(acc);
           wgmma_fence();
@@ -298,14 +298,12 @@ __global__ void __launch_bounds__(((kBlockM == 64 ? 1 : 2) + 1) * 128, 1)
       } else {
         // 256-row tiles: each math warpgroup runs two 64-row waves per K block (rows
         // wave * 128 + warpgroup * 64), one accumulator set, promoted after each wave.
-        float2 sb_q0 = load_sb(0), sb_q1 = load_sb(1);
         for (int kb = 0; kb < num_kb; ++kb) {
           mbarrier_wait(&full[stage], phase);
+          const float2 sb = next_sb();
           float4 sc[kWaves];
 #pragma unroll
-          for (int w = 0; w < kWaves; ++w) sc[w] = scales(stage, sb_q0, w);
-          sb_q0 = sb_q1;
-          sb_q1 = load_sb(kb + 2);
+          for (int w = 0; w < kWaves; ++w) sc[w] = scales(stage, sb, w);
           const uint64_t db = desc_b(stage);
 #pragma unroll
           for (int w = 0; w < kWaves; ++w) {

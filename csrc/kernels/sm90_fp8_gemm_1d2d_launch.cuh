@@ -14,7 +14,7 @@ template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename 
 cudaError_t launch_fp8_gemm_1d2d(const Launch1D2D& p) {
   constexpr int kSmem = gemm_1d2d_smem(kBlockM, kBlockN, kStages, sizeof(OutT)).total;
   static_assert(kSmem <= kMaxSmemBytes, "config exceeds shared memory");
-  constexpr int kThreads = ((kBlockM == 64 ? 1 : 2) + 1) * 128;
+  constexpr int kThreads = gemm_1d2d_threads(kBlockM);
   auto* kernel = &sm90::fp8_gemm_1d2d_kernel<kBlockM, kBlockN, kStages, kMulticast, OutT>;
 
   // The shared-memory opt-in is a per-device attribute: set it once per device.

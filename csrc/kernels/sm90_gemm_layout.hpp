@@ -27,6 +27,11 @@ constexpr int kSmemAlign = 1024;
 // NOTES: 227 KB is the sm_90 per-block opt-in limit (232448 bytes).
 constexpr int kMaxSmemBytes = 232448;
 
+// Math warpgroups of a tile: one per 64 rows, at most two (256-row tiles run as two
+// 128-row waves). Plus one producer warpgroup.
+constexpr int gemm_1d2d_math_warpgroups(int block_m) { return block_m == 64 ? 1 : 2; }
+constexpr int gemm_1d2d_threads(int block_m) { return (gemm_1d2d_math_warpgroups(block_m) + 1) * 128; }
+
 struct SmemLayout {
   int a_offset, b_offset, d_offset, sa_offset, bar_offset, total;
 };
