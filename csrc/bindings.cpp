@@ -9,6 +9,7 @@
 
 #include "common.hpp"
 #include "gemm_nt.hpp"
+#include "grouped.hpp"
 #include "heuristics.hpp"
 
 // ---------------------------------------------------------------- schemas
@@ -16,12 +17,30 @@ STABLE_TORCH_LIBRARY(fp8gemm, m) {
   // Dense, 1D2D recipe (a: 1x128 scales, b: 128x128 scales).
   m.def("gemm_nt(Tensor a, Tensor sa, Tensor b, Tensor sb, ScalarType? out_dtype=None) -> Tensor");
   m.def("gemm_nt_out(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor(a!) out, bool accumulate=False) -> ()");
+  // M-grouped (MoE), 1D2D recipe, bf16 out. b: [G, N, K], sb: [G, ceil(N/128), Kb].
+  m.def("m_grouped_gemm_nt_contiguous(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor m_indices) -> Tensor");
+  m.def("m_grouped_gemm_nt_contiguous_out(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor m_indices, "
+        "Tensor(a!) out) -> ()");
+  m.def("m_grouped_gemm_nt_masked(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor masked_m, "
+        "int expected_m=0) -> Tensor");
+  m.def("m_grouped_gemm_nt_masked_out(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor masked_m, "
+        "Tensor(a!) out, int expected_m=0) -> ()");
+  m.def("m_grouped_gemm_nt_offset(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor offsets, "
+        "int expected_m=0) -> Tensor");
+  m.def("m_grouped_gemm_nt_offset_out(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor offsets, "
+        "Tensor(a!) out, int expected_m=0) -> ()");
 }
 
 // ---------------------------------------------------------------- CUDA implementations
 STABLE_TORCH_LIBRARY_IMPL(fp8gemm, CUDA, m) {
   m.impl("gemm_nt", TORCH_BOX(&fp8gemm::gemm_nt));
   m.impl("gemm_nt_out", TORCH_BOX(&fp8gemm::gemm_nt_out));
+  m.impl("m_grouped_gemm_nt_contiguous", TORCH_BOX(&fp8gemm::m_grouped_gemm_nt_contiguous));
+  m.impl("m_grouped_gemm_nt_contiguous_out", TORCH_BOX(&fp8gemm::m_grouped_gemm_nt_contiguous_out));
+  m.impl("m_grouped_gemm_nt_masked", TORCH_BOX(&fp8gemm::m_grouped_gemm_nt_masked));
+  m.impl("m_grouped_gemm_nt_masked_out", TORCH_BOX(&fp8gemm::m_grouped_gemm_nt_masked_out));
+  m.impl("m_grouped_gemm_nt_offset", TORCH_BOX(&fp8gemm::m_grouped_gemm_nt_offset));
+  m.impl("m_grouped_gemm_nt_offset_out", TORCH_BOX(&fp8gemm::m_grouped_gemm_nt_offset_out));
 }
 
 // ---------------------------------------------------------------- host-only C API
@@ -31,21 +50,38 @@ thread_local std::string g_last_error;
 
 extern "C" {
 
-// The config the dispatcher would use. out: int[9] = block_m, block_n, block_k, stages,
-// multicast (0 none, 1 a, 2 b), cluster, smem_bytes, grid, swap_ab. Returns 0, or -1
-// with fp8gemm_last_error() set.
+// The config the dispatcher would use. kind: an op name (with or without _out). m: rows of
+// A (dense, contiguous) or the expected rows per group (masked, offset). out: int[9] =
+// block_m, block_n, block_k, stages, multicast (0 none, 1 a, 2 b), cluster, smem_bytes,
+// grid, swap_ab. Returns 0, or -1 with fp8gemm_last_error() set.
 __attribute__((visibility("default"))) int fp8gemm_select_config(const char* kind, int64_t m, int64_t n, int64_t k,
                                                                  int64_t num_groups, int num_sms, int out_f32,
                                                                  int* out) {
   try {
-    const std::string op(kind);
-    if (op != "gemm_nt" && op != "gemm_nt_out")
-      throw std::invalid_argument("fp8gemm.select_config: unknown kind '" + op + "'; known: gemm_nt, gemm_nt_out");
-    if (num_groups != 1) throw std::invalid_argument("fp8gemm.select_config: gemm_nt takes num_groups=1");
-    if (m <= 0 || n <= 0 || k <= 0 || num_sms <= 0)
-      throw std::invalid_argument("fp8gemm.select_config: m, n, k and num_sms must be positive");
-    const auto sel = fp8gemm::select_1d2d(m, n, k, out_f32 ? fp8gemm::OutDtype::kF32 : fp8gemm::OutDtype::kBF16,
-                                          num_sms);
+    std::string op(kind);
+    if (op.size() > 4 && op.compare(op.size() - 4, 4, "_out") == 0) op.resize(op.size() - 4);
+    fp8gemm::Layout layout;
+    if (op == "gemm_nt") {
+      layout = fp8gemm::Layout::kDense;
+    } else if (op == "m_grouped_gemm_nt_contiguous") {
+      layout = fp8gemm::Layout::kContiguous;
+    } else if (op == "m_grouped_gemm_nt_masked") {
+      layout = fp8gemm::Layout::kMasked;
+    } else if (op == "m_grouped_gemm_nt_offset") {
+      layout = fp8gemm::Layout::kOffset;
+    } else {
+      throw std::invalid_argument("fp8gemm.select_config: unknown kind '" + std::string(kind) +
+                                  "'; known: gemm_nt, m_grouped_gemm_nt_contiguous, m_grouped_gemm_nt_masked, "
+                                  "m_grouped_gemm_nt_offset (each also with _out)");
+    }
+    if (layout == fp8gemm::Layout::kDense && num_groups != 1)
+      throw std::invalid_argument("fp8gemm.select_config: gemm_nt takes num_groups=1");
+    if (m <= 0 || n <= 0 || k <= 0 || num_sms <= 0 || num_groups <= 0)
+      throw std::invalid_argument("fp8gemm.select_config: m, n, k, num_groups and num_sms must be positive");
+    if (layout != fp8gemm::Layout::kDense && out_f32)
+      throw std::invalid_argument("fp8gemm.select_config: the grouped ops write bfloat16 only");
+    const auto sel = fp8gemm::select_1d2d(layout, m, n, k, num_groups,
+                                          out_f32 ? fp8gemm::OutDtype::kF32 : fp8gemm::OutDtype::kBF16, num_sms);
     const auto& c = sel.kernel->config;
     const int vals[9] = {c.block_m, c.block_n, 128, c.stages, static_cast<int>(c.multicast), c.cluster(),
                          c.smem_bytes, sel.grid, 0};

@@ -17,6 +17,7 @@ struct KernelConfig {
   Multicast multicast;
   OutDtype out;
   int smem_bytes;
+  Layout layout;
   int cluster() const { return multicast == Multicast::kNone ? 1 : 2; }
 };
 

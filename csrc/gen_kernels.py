@@ -24,13 +24,21 @@ MAX_SMEM = 232448  # sm_90 opt-in limit per block
 MAX_STAGES = 12
 
 
-def smem_bytes(block_m: int, block_n: int, stages: int, out_bytes: int) -> int:
+MAX_GROUPS = 1024  # kMaxGroups in sm90_gemm_layout.hpp
+LAYOUTS = ("dense", "contiguous", "masked", "offset")
+
+
+def smem_bytes(block_m: int, block_n: int, stages: int, out_bytes: int, layout: str = "dense") -> int:
     """Mirror of gemm_1d2d_smem() in csrc/kernels/sm90_gemm_layout.hpp (the C++ side
     static_asserts the budget, so a mismatch fails the build rather than a launch)."""
     total = stages * block_m * BLOCK_K + stages * block_n * BLOCK_K
     total += block_m * block_n * out_bytes
-    total += stages * block_m * 4
-    return total + stages * 2 * 8 + SMEM_ALIGN
+    sa_floats = -(-(block_m + (4 if layout == "offset" else 0)) // 32) * 32  # sa_stage_floats()
+    total += stages * sa_floats * 4
+    total += stages * 2 * 8
+    if layout in ("masked", "offset"):
+        total += 2 * (MAX_GROUPS + 1) * 4  # the group table
+    return total + SMEM_ALIGN
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class Config:
     block_n: int
     multicast: str  # "none" | "a" | "b"
     out: str  # "bf16" | "f32"
+    layout: str = "dense"  # one of LAYOUTS
 
     @property
     def out_bytes(self) -> int:
@@ -48,13 +57,16 @@ class Config:
     def stages(self) -> int:
         """The deepest pipeline that fits in shared memory."""
         s = MAX_STAGES
-        while s > 1 and smem_bytes(self.block_m, self.block_n, s, self.out_bytes) > MAX_SMEM:
+        while s > 1 and self.smem(s) > MAX_SMEM:
             s -= 1
         return s
 
+    def smem(self, stages: int) -> int:
+        return smem_bytes(self.block_m, self.block_n, stages, self.out_bytes, self.layout)
+
     @property
     def name(self) -> str:
-        return f"m{self.block_m}_n{self.block_n}_s{self.stages}_mc{self.multicast}_{self.out}"
+        return f"{self.layout}_m{self.block_m}_n{self.block_n}_s{self.stages}_mc{self.multicast}_{self.out}"
 
 
 def full_grid() -> list[Config]:
@@ -81,6 +93,21 @@ def full_grid() -> list[Config]:
     # fp32 output (accumulating GEMMs): a smaller set.
     for block_m, block_n, mc in itertools.product((64, 128), (64, 128, 160), ("none", "a")):
         configs.append(Config(block_m, block_n, mc, "f32"))
+    # M-grouped layouts, bf16 output. A tile holds one group, so block_m <= 128, and only A
+    # is shared across a cluster (a pair of m blocks may straddle two groups' weights).
+    # Contiguous: groups of >= 128 rows (prefill, training): the 128-row tiles of the
+    # dense set, plus 64-row tiles for few tiles per wave.
+    for block_n, mc in itertools.product((96, 128, 160), ("none", "a")):
+        configs.append(Config(128, block_n, mc, "bf16", "contiguous"))
+    for block_n in (64, 128):
+        configs.append(Config(64, block_n, "none", "bf16", "contiguous"))
+    # Masked and offset: few rows per group (decode) up to thousands (prefill).
+    for layout in ("masked", "offset"):
+        for block_n in (32, 64, 128):
+            configs.append(Config(64, block_n, "none", "bf16", layout))
+        configs.append(Config(64, 128, "a", "bf16", layout))
+        for block_n, mc in itertools.product((128, 160), ("none", "a")):
+            configs.append(Config(128, block_n, mc, "bf16", layout))
     return configs
 
 
@@ -95,6 +122,12 @@ def dev_grid() -> list[Config]:
         Config(64, 128, "a", "bf16"),
         Config(128, 128, "none", "f32"),
         Config(64, 64, "a", "f32"),
+        Config(128, 128, "none", "bf16", "contiguous"),
+        Config(128, 128, "a", "bf16", "contiguous"),
+        Config(64, 64, "none", "bf16", "masked"),
+        Config(128, 128, "a", "bf16", "masked"),
+        Config(64, 128, "none", "bf16", "offset"),
+        Config(128, 128, "a", "bf16", "offset"),
     ]
 
 
@@ -127,6 +160,8 @@ def wgmma_header(block_ns: list[int]) -> str:
 MC_ENUM = {"none": "Multicast::kNone", "a": "Multicast::kA", "b": "Multicast::kB"}
 OUT_TYPE = {"bf16": "__nv_bfloat16", "f32": "float"}
 OUT_ENUM = {"bf16": "OutDtype::kBF16", "f32": "OutDtype::kF32"}
+LAYOUT_ENUM = {"dense": "Layout::kDense", "contiguous": "Layout::kContiguous", "masked": "Layout::kMasked",
+               "offset": "Layout::kOffset"}
 
 
 def translation_unit(c: Config) -> str:
@@ -136,7 +171,7 @@ def translation_unit(c: Config) -> str:
         "namespace fp8gemm {\n"
         f"cudaError_t launch_1d2d_{c.name}(const Launch1D2D& p) {{\n"
         f"  return launch_fp8_gemm_1d2d<{c.block_m}, {c.block_n}, {c.stages}, {MC_ENUM[c.multicast]}, "
-        f"{OUT_TYPE[c.out]}>(p);\n"
+        f"{OUT_TYPE[c.out]}, {LAYOUT_ENUM[c.layout]}>(p);\n"
         "}\n"
         "}  // namespace fp8gemm\n"
     )
@@ -152,9 +187,10 @@ def registry(configs: list[Config]) -> str:
         lines.append(f"cudaError_t launch_1d2d_{c.name}(const Launch1D2D& p);")
     lines.append("const Kernel1D2D kKernels1D2D[] = {")
     for c in configs:
-        smem = smem_bytes(c.block_m, c.block_n, c.stages, c.out_bytes)
+        smem = c.smem(c.stages)
         lines.append(
-            f"    {{{{{c.block_m}, {c.block_n}, {c.stages}, {MC_ENUM[c.multicast]}, {OUT_ENUM[c.out]}, {smem}}}, "
+            f"    {{{{{c.block_m}, {c.block_n}, {c.stages}, {MC_ENUM[c.multicast]}, {OUT_ENUM[c.out]}, {smem}, "
+            f"{LAYOUT_ENUM[c.layout]}}}, "
             f"&launch_1d2d_{c.name}}},"
         )
     lines.append("};")

@@ -47,6 +47,7 @@ constexpr double kTileOverhead = 600.0;
 
 bool multicast_legal(const KernelConfig& c, int64_t blocks_m, int64_t blocks_n, int num_sms) {
   if (num_sms < 2) return c.multicast == Multicast::kNone;
+  if (c.layout != Layout::kDense && c.multicast == Multicast::kB) return false;
   switch (c.multicast) {
     case Multicast::kA: return blocks_n % 2 == 0;
     case Multicast::kB: return blocks_m % 2 == 0;
@@ -60,12 +61,19 @@ struct Estimate {
   double bytes_per_kblock;
 };
 
-Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int num_sms) {
-  const int64_t blocks_m = ceil_div(m, c.block_m);
+// M blocks of the problem: masked and offset count them per group from the expected rows.
+int64_t blocks_m_of(const KernelConfig& c, int64_t m, int64_t groups) {
+  if (c.layout == Layout::kMasked || c.layout == Layout::kOffset)
+    return groups * ceil_div(std::max<int64_t>(m, 1), c.block_m);
+  return ceil_div(m, c.block_m);
+}
+
+Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int64_t groups, int num_sms) {
+  const int64_t blocks_m = blocks_m_of(c, m, groups);
   const int64_t blocks_n = ceil_div(n, c.block_n);
   const int cluster = c.cluster();
-  const int64_t units = blocks_m * blocks_n / cluster;
-  const int64_t clusters = std::min<int64_t>(num_sms / cluster, units);
+  const int64_t units = std::max<int64_t>(1, blocks_m * blocks_n / cluster);
+  int64_t clusters = std::min<int64_t>(num_sms / cluster, units);
   const int64_t rounds = ceil_div(units, clusters);
   const int64_t num_kb = ceil_div(k, 128);
 
@@ -85,18 +93,22 @@ Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int nu
   if (c.block_n % 32 != 0) block *= kOddWidthPenalty;
   const int out_bytes = c.out == OutDtype::kBF16 ? 2 : 4;
   const double tile = num_kb * block + kTileOverhead + c.block_m * c.block_n * out_bytes / 64.0;
+  // Masked and offset: the real tile count is only known on the device, so every SM gets
+  // a CTA (those without work leave after reading the group table).
+  if (c.layout == Layout::kMasked || c.layout == Layout::kOffset) clusters = num_sms / cluster;
   return {rounds * tile, static_cast<int>(clusters * cluster), bytes};
 }
 
-Selection select_uncached(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms) {
+Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_t groups, OutDtype out,
+                          int num_sms) {
   Selection best{nullptr, 0, 0};
   double best_bytes = 0;
   for (int i = 0; i < kNumKernels1D2D; ++i) {
     const KernelConfig& c = kKernels1D2D[i].config;
-    if (c.out != out) continue;
-    const int64_t blocks_m = ceil_div(m, c.block_m), blocks_n = ceil_div(n, c.block_n);
+    if (c.out != out || c.layout != layout) continue;
+    const int64_t blocks_m = blocks_m_of(c, m, groups), blocks_n = ceil_div(n, c.block_n);
     if (!multicast_legal(c, blocks_m, blocks_n, num_sms)) continue;
-    const Estimate e = estimate(c, m, n, k, num_sms);
+    const Estimate e = estimate(c, m, n, k, groups, num_sms);
     // Prefer the lower estimate; within 2%, no cluster (measured: multicast rarely pays
     // off by more), then fewer bytes per block, then larger tiles.
     bool better = best.kernel == nullptr || e.cycles < best.est_cycles * 0.98;
@@ -118,16 +130,22 @@ Selection select_uncached(int64_t m, int64_t n, int64_t k, OutDtype out, int num
     }
   }
   if (best.kernel == nullptr)
-    throw std::runtime_error(cat("fp8gemm: no compiled kernel for output ", out == OutDtype::kBF16 ? "bf16" : "fp32",
+    throw std::runtime_error(cat("fp8gemm: no compiled kernel for layout ", layout_name(layout), " with output ",
+                                 out == OutDtype::kBF16 ? "bf16" : "fp32",
                                  " (the library was built with a grid that lacks it)"));
   return best;
 }
 
 }  // namespace
 
+const char* layout_name(Layout l) {
+  static const char* names[] = {"dense", "contiguous", "masked", "offset"};
+  return names[static_cast<int>(l)];
+}
+
 std::string describe(const KernelConfig& c) {
   static const char* mc[] = {"none", "a", "b"};
-  return cat("block_m=", c.block_m, " block_n=", c.block_n, " stages=", c.stages,
+  return cat("layout=", layout_name(c.layout), " block_m=", c.block_m, " block_n=", c.block_n, " stages=", c.stages,
              " multicast=", mc[static_cast<int>(c.multicast)], " out=", c.out == OutDtype::kBF16 ? "bf16" : "fp32",
              " smem=", c.smem_bytes);
 }
@@ -138,31 +156,33 @@ std::atomic<int> g_forced{-1};
 
 void force_kernel_1d2d(int index) { g_forced.store(index < kNumKernels1D2D ? index : -1); }
 
-Selection select_1d2d(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms) {
+Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t groups, OutDtype out, int num_sms) {
   const int forced = g_forced.load(std::memory_order_relaxed);
   if (forced >= 0) {
     // Testing hook: serve with one chosen config wherever it is legal.
     const KernelConfig& c = kKernels1D2D[forced].config;
-    if (c.out == out && multicast_legal(c, ceil_div(m, c.block_m), ceil_div(n, c.block_n), num_sms)) {
-      const Estimate e = estimate(c, m, n, k, num_sms);
+    if (c.out == out && c.layout == layout &&
+        multicast_legal(c, blocks_m_of(c, m, groups), ceil_div(n, c.block_n), num_sms)) {
+      const Estimate e = estimate(c, m, n, k, groups, num_sms);
       return {&kKernels1D2D[forced], e.grid, e.cycles};
     }
   }
-  using Key = std::tuple<int64_t, int64_t, int64_t, int, int>;
+  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int, int>;
   static std::map<Key, Selection> cache;
   static std::shared_mutex mutex;
-  const Key key{m, n, k, static_cast<int>(out), num_sms};
+  const Key key{static_cast<int>(layout), m, n, k, groups, static_cast<int>(out), num_sms};
   {
     std::shared_lock<std::shared_mutex> lock(mutex);
     auto it = cache.find(key);
     if (it != cache.end()) return it->second;
   }
-  const Selection s = select_uncached(m, n, k, out, num_sms);
+  const Selection s = select_uncached(layout, m, n, k, groups, out, num_sms);
   std::unique_lock<std::shared_mutex> lock(mutex);
   if (cache.size() > 4096) cache.clear();  // bound memory for workloads with endless shapes
   if (cache.emplace(key, s).second && print_configs()) {
-    std::fprintf(stderr, "fp8gemm: gemm m=%lld n=%lld k=%lld sms=%d -> %s grid=%d\n", (long long)m, (long long)n,
-                 (long long)k, num_sms, describe(s.kernel->config).c_str(), s.grid);
+    std::fprintf(stderr, "fp8gemm: gemm %s m=%lld n=%lld k=%lld groups=%lld sms=%d -> %s grid=%d\n",
+                 layout_name(layout), (long long)m, (long long)n, (long long)k, (long long)groups, num_sms,
+                 describe(s.kernel->config).c_str(), s.grid);
   }
   return s;
 }

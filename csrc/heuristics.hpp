@@ -14,14 +14,17 @@ struct Selection {
   double est_cycles; // the model's estimate, for printing and tests
 };
 
-// The 1D2D kernel for an M x N x K problem with `out` output on `num_sms` SMs.
-// Cached per (m, n, k, out, num_sms); thread-safe.
-Selection select_1d2d(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms);
+// The 1D2D kernel of `layout` for an M x N x K problem with `out` output on `num_sms` SMs.
+// Dense and contiguous: m is the number of rows of A. Masked and offset: m is the expected
+// rows per group (the host does not know the real counts) and `groups` the group count.
+// Cached per argument tuple; thread-safe.
+Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t groups, OutDtype out, int num_sms);
 
-// Testing hook: serve every call whose dtype and shape allow it with kKernels1D2D[index]
-// (-1: back to the heuristic).
+// Testing hook: serve every call whose layout, dtype and shape allow it with
+// kKernels1D2D[index] (-1: back to the heuristic).
 void force_kernel_1d2d(int index);
 
 std::string describe(const KernelConfig& c);
+const char* layout_name(Layout l);
 
 }  // namespace fp8gemm

@@ -12,7 +12,14 @@ sys.path.insert(0, "python")
 import fp8gemm  # noqa: E402
 from fp8gemm import _native  # noqa: E402
 from fp8gemm.quant import per_block_cast_to_fp8, per_token_cast_to_fp8  # noqa: E402
-from fp8gemm.testing import bench_kernel, calc_diff, reference_gemm_nt  # noqa: E402
+from fp8gemm.testing import (  # noqa: E402
+    bench_kernel,
+    calc_diff,
+    contiguous_m_indices,
+    random_fp8_activations,
+    random_fp8_weights,
+    reference_gemm_nt,
+)
 
 
 def check(m, n, k, out_dtype, accumulate=False, sa_layout="canonical"):
@@ -34,6 +41,46 @@ def check(m, n, k, out_dtype, accumulate=False, sa_layout="canonical"):
     return calc_diff(out, ref)
 
 
+def check_grouped(layout: str, n: int, k: int) -> float:
+    """Worst per-group diff of one small problem of `layout` with awkward group sizes;
+    inf when a row that must be written was not (rows start as NaN)."""
+    g = 4
+    b, sb = random_fp8_weights(g, n, k)
+    nan = float("nan")
+    groups = []  # (rows of out, rows of a) per group
+    if layout == "masked":
+        mmax, counts = 70, [70, 1, 0, 33]
+        a, sa = random_fp8_activations((g, mmax, k))
+        out = torch.full((g, mmax, n), nan, dtype=torch.bfloat16, device="cuda")
+        fp8gemm.m_grouped_gemm_nt_masked_out(a, sa, b, sb, torch.tensor(counts, dtype=torch.int32, device="cuda"), out)
+        groups = [(out[i, :c], a[i, :c], sa[i, :c]) for i, c in enumerate(counts)]
+    else:
+        sizes = [1, 300, 0, 128] if layout == "contiguous" else [0, 1, 129, 64]
+        if layout == "contiguous":
+            idx = contiguous_m_indices(sizes)
+            starts = [0, 128, 512, 512]
+        else:
+            starts = [sum(sizes[:i]) for i in range(g)]
+        m = idx.numel() if layout == "contiguous" else sum(sizes)
+        a, sa = random_fp8_activations((m, k))
+        out = torch.full((m, n), nan, dtype=torch.bfloat16, device="cuda")
+        if layout == "contiguous":
+            fp8gemm.m_grouped_gemm_nt_contiguous_out(a, sa, b, sb, idx, out)
+        else:
+            offsets = torch.tensor([0, *[sum(sizes[: i + 1]) for i in range(g)]], dtype=torch.int32, device="cuda")
+            fp8gemm.m_grouped_gemm_nt_offset_out(a, sa, b, sb, offsets, out)
+        groups = [(out[s : s + c], a[s : s + c], sa[s : s + c]) for s, c in zip(starts, sizes)]
+    torch.cuda.synchronize()
+    worst = 0.0
+    for i, (o, ai, si) in enumerate(groups):
+        if o.numel() == 0:
+            continue
+        if torch.isnan(o).any():
+            return float("inf")
+        worst = max(worst, calc_diff(o, reference_gemm_nt(ai, si, b[i], sb[i])))
+    return worst
+
+
 def main() -> int:
     lib = _native.lib()
     configs = fp8gemm.kernel_grid().strip().splitlines()
@@ -43,7 +90,14 @@ def main() -> int:
         lib.fp8gemm_force_kernel(idx)
         out_dtype = torch.float32 if "out=fp32" in line else torch.bfloat16
         worst = 0.0
-        for (m, n, k) in shapes:
+        layout = line.split("layout=")[1].split()[0]
+        if layout != "dense":
+            for n, k in ((272, 384), (2112, 1024), (128, 7168)):
+                worst = max(worst, check_grouped(layout, n, k))
+            shapes_here = []
+        else:
+            shapes_here = shapes
+        for (m, n, k) in shapes_here:
             for layout in ("canonical", "row_major"):
                 d = check(m, n, k, out_dtype, sa_layout=layout)
                 worst = max(worst, d)

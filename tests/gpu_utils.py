@@ -44,3 +44,25 @@ if _REASON is not None and os.environ.get("FP8GEMM_REQUIRE_HOPPER") == "1":
 
 # Decorator / pytestmark form. The reason is computed at collection time.
 requires_hopper = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
+
+
+def _bytes(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().clone().view(torch.uint8) if t.element_size() == 1 else t.detach().clone()
+
+
+def assert_schema_respected(op, args: tuple, mutated: tuple[int, ...] = ()) -> None:
+    """Runs op(*args) and checks that only the arguments in `mutated` changed, none was
+    re-allocated, and the result aliases no input (what opcheck's test_schema checks,
+    which cannot compare fp8 tensors)."""
+    tensors = {i: t for i, t in enumerate(args) if isinstance(t, torch.Tensor)}
+    before = {i: (_bytes(t), t.stride(), t.untyped_storage().data_ptr()) for i, t in tensors.items()}
+    result = op(*args)
+    torch.cuda.synchronize()
+    for i, t in tensors.items():
+        data, stride, ptr = before[i]
+        assert t.stride() == stride and t.untyped_storage().data_ptr() == ptr, f"argument {i} was re-allocated"
+        if i not in mutated:
+            assert torch.equal(_bytes(t), data), f"argument {i} was mutated but the schema does not say so"
+    if isinstance(result, torch.Tensor):
+        ptrs = {t.untyped_storage().data_ptr() for t in tensors.values()}
+        assert result.untyped_storage().data_ptr() not in ptrs, "the result aliases an input"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gpu_utils import requires_hopper
+from gpu_utils import assert_schema_respected, requires_hopper
 from shapes import GEMM_SHAPES, PROPERTY_SHAPES, shape_id
 
 import fp8gemm
@@ -218,31 +218,12 @@ def test_torch_compile_out_accumulate() -> None:
 OPCHECK_UTILS = ("test_autograd_registration", "test_faketensor", "test_aot_dispatch_dynamic")
 
 
-def _bytes(t: torch.Tensor) -> torch.Tensor:
-    return t.detach().clone().view(torch.uint8) if t.element_size() == 1 else t.detach().clone()
-
-
-def _assert_schema_respected(op, args: tuple, mutated: tuple[int, ...] = ()) -> None:
-    tensors = {i: t for i, t in enumerate(args) if isinstance(t, torch.Tensor)}
-    before = {i: (_bytes(t), t.stride(), t.untyped_storage().data_ptr()) for i, t in tensors.items()}
-    result = op(*args)
-    torch.cuda.synchronize()
-    for i, t in tensors.items():
-        data, stride, ptr = before[i]
-        assert t.stride() == stride and t.untyped_storage().data_ptr() == ptr, f"argument {i} was re-allocated"
-        if i not in mutated:
-            assert torch.equal(_bytes(t), data), f"argument {i} was mutated but the schema does not say so"
-    if isinstance(result, torch.Tensor):
-        ptrs = {t.untyped_storage().data_ptr() for t in tensors.values()}
-        assert result.untyped_storage().data_ptr() not in ptrs, "the result aliases an input"
-
-
 @pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float32], ids=str)
 def test_opcheck_gemm_nt(out_dtype: torch.dtype) -> None:
     p = _problem((129, 2112, 576))
     op = torch.ops.fp8gemm.gemm_nt.default
     torch.library.opcheck(op, (*_args(p), out_dtype), test_utils=OPCHECK_UTILS)
-    _assert_schema_respected(op, (*_args(p), out_dtype))
+    assert_schema_respected(op, (*_args(p), out_dtype))
 
 
 @pytest.mark.parametrize(
@@ -253,7 +234,7 @@ def test_opcheck_gemm_nt_out(out_dtype: torch.dtype, accumulate: bool) -> None:
     op = torch.ops.fp8gemm.gemm_nt_out.default
     out = torch.randn(129, 2112, device="cuda").to(out_dtype)
     torch.library.opcheck(op, (*_args(p), out, accumulate), test_utils=OPCHECK_UTILS)
-    _assert_schema_respected(op, (*_args(p), out, accumulate), mutated=(4,))
+    assert_schema_respected(op, (*_args(p), out, accumulate), mutated=(4,))
 
 
 # ---------------------------------------------------------------- edge cases

@@ -9,6 +9,9 @@
 // own 64 rows of the tile (two 128-row waves for 256-row tiles), run wgmma on them, read
 // the weight scales from global memory two K blocks ahead, and write their rows back
 // through a 32-byte-swizzled staging buffer and TMA stores.
+//
+// The same kernel serves the M-grouped layouts (kLayout): the scheduler maps each tile
+// to its group (B rows g * N.., weight scales of group g) and its rows of A and D.
 #pragma once
 
 #include <cuda.h>
@@ -32,7 +35,7 @@ struct OutTraits<float> {
   static constexpr int kChunkCols = 8;
 };
 
-template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT>
+template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT, Layout kLayout>
 __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
     fp8_gemm_1d2d_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                          const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
@@ -46,8 +49,15 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
   constexpr int kCluster = kMulticast == Multicast::kNone ? 1 : 2;
   constexpr uint32_t kTileA = kBlockM * kBlockK;
   constexpr uint32_t kTileB = kBlockN * kBlockK;
-  constexpr uint32_t kTileSA = kBlockM * sizeof(float);
-  constexpr SmemLayout kLayout = gemm_1d2d_smem(kBlockM, kBlockN, kStages, sizeof(OutT));
+  // A scales per stage: a box of block_m floats (+ the offset layout's sa_pad()), each
+  // stage's box 128-byte aligned as TMA destinations must be.
+  constexpr int kSaStride = sa_stage_floats(kBlockM, kLayout);
+  constexpr uint32_t kTileSA = (kBlockM + sa_pad(kLayout)) * sizeof(float);
+  constexpr SmemLayout kSmem = gemm_1d2d_smem(kBlockM, kBlockN, kStages, sizeof(OutT), kLayout);
+  // Masked and offset groups end at any row: a 64-row store that would cross the end
+  // goes row by row instead of through TMA.
+  constexpr bool kRowBounded = layout_has_group_table(kLayout);
+  static_assert(kLayout == Layout::kDense || kBlockM <= 128, "grouped tiles hold one group: block_m <= 128");
   constexpr int kChunkCols = OutTraits<OutT>::kChunkCols;
   constexpr int kChunkBytes = 64 * 32;  // one 64-row x 32-byte staged chunk
   constexpr int kWaveBytes = 64 * kBlockN * sizeof(OutT);  // one warpgroup's 64 rows, staged
@@ -67,14 +77,15 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
   extern __shared__ uint8_t smem_raw[];
   // Same padding in every CTA, so multicast offsets agree across the cluster.
   uint8_t* smem = smem_raw + ((kSmemAlign - (smem_addr(smem_raw) % kSmemAlign)) % kSmemAlign);
-  uint8_t* smem_a = smem + kLayout.a_offset;
-  uint8_t* smem_b = smem + kLayout.b_offset;
-  uint8_t* smem_d = smem + kLayout.d_offset;
-  float* smem_sa = reinterpret_cast<float*>(smem + kLayout.sa_offset);
-  uint64_t* full = reinterpret_cast<uint64_t*>(smem + kLayout.bar_offset);
+  uint8_t* smem_a = smem + kSmem.a_offset;
+  uint8_t* smem_b = smem + kSmem.b_offset;
+  uint8_t* smem_d = smem + kSmem.d_offset;
+  float* smem_sa = reinterpret_cast<float*>(smem + kSmem.sa_offset);
+  uint64_t* full = reinterpret_cast<uint64_t*>(smem + kSmem.bar_offset);
   uint64_t* empty = full + kStages;
+  int* group_table = reinterpret_cast<int*>(smem + kSmem.group_offset);
 
-  const int m = args.m, n = args.n;
+  const int n = args.n;
   const int num_kb = (args.k + kBlockK - 1) / kBlockK;
   const int warpgroup = threadIdx.x / 128;
   const int lane = threadIdx.x % 32;
@@ -93,13 +104,14 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
     }
     fence_barrier_init();
   }
+  if constexpr (layout_has_group_table(kLayout)) build_group_table<kBlockM, kLayout>(args, group_table);
   if constexpr (kCluster > 1) {
     cluster_sync();
   } else {
     __syncthreads();
   }
 
-  const DenseScheduler<kBlockM, kBlockN, kMulticast> sched(m, n, rank);
+  Scheduler<kBlockM, kBlockN, kMulticast, kLayout> sched(args, rank, group_table);
 
   if (warpgroup == kMathWG) {
     // ------------------------------------------------------------ producer
@@ -107,10 +119,10 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
     if (threadIdx.x == kMathThreads) {
       int stage = 0;
       uint32_t phase = 0;
-      int m_block, n_block;
-      for (int i = 0; sched.tile(i, m_block, n_block); ++i) {
-        const int m_base = m_block * kBlockM;
-        const int n_base = n_block * kBlockN;
+      Tile t;
+      for (int i = 0; sched.tile(i, t); ++i) {
+        if (t.skip) continue;
+        const int b_row = t.group * n + t.n_base;
         for (int kb = 0; kb < num_kb; ++kb) {
           mbarrier_wait(&empty[stage], phase ^ 1);
           mbarrier_arrive_expect_tx(&full[stage], kTileA + kTileB + kTileSA);
@@ -119,18 +131,20 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
           const int k0 = kb * kBlockK;
           if constexpr (kMulticast == Multicast::kA) {
             tma_load_2d_multicast(a_dst + rank * (kTileA / 2), &tmap_a, &full[stage], 0x3, k0,
-                                  m_base + rank * (kBlockM / 2));
+                                  t.a_row + rank * (kBlockM / 2));
           } else {
-            tma_load_2d(a_dst, &tmap_a, &full[stage], k0, m_base);
+            tma_load_2d(a_dst, &tmap_a, &full[stage], k0, t.a_row);
           }
           if constexpr (kMulticast == Multicast::kB) {
             tma_load_2d_multicast(b_dst + rank * (kTileB / 2), &tmap_b, &full[stage], 0x3, k0,
-                                  n_base + rank * (kBlockN / 2));
+                                  b_row + rank * (kBlockN / 2));
           } else {
-            tma_load_2d(b_dst, &tmap_b, &full[stage], k0, n_base);
+            tma_load_2d(b_dst, &tmap_b, &full[stage], k0, b_row);
           }
-          // A scales: column kb of the canonical [Kb, align(M, 4)] layout, rows past M zero.
-          tma_load_2d(smem_sa + stage * kBlockM, &tmap_sa, &full[stage], m_base, kb);
+          // A scales: column kb of the canonical [Kb, align(M, 4)] layout, rows past M zero
+          // (masked: group g's columns follow group g - 1's).
+          tma_load_2d(smem_sa + stage * kSaStride, &tmap_sa, &full[stage], t.sa_row - t.sa_row % sa_align(kLayout),
+                      t.sa_kb0 + kb);
           if (++stage == kStages) {
             stage = 0;
             phase ^= 1;
@@ -146,23 +160,25 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
     const int q = lane % 4;
     const bool wg_leader = threadIdx.x % 128 == 0;
     uint8_t* d_stage = smem_d + warpgroup * (kWaves * 64 * kBlockN * sizeof(OutT));
-    const float* sa_row0 = smem_sa + warpgroup * 64 + row0;
+    const float* sa_thread = smem_sa + warpgroup * 64 + row0;
 
     float acc[kBlockN / 2];
     float fin[kWaves * kBlockN / 2];
     int stage = 0;
     uint32_t phase = 0;
-    int m_block, n_block;
-    for (int i = 0; sched.tile(i, m_block, n_block); ++i) {
-      const int m_base = m_block * kBlockM;
-      const int n_base = n_block * kBlockN;
+    Tile t;
+    for (int i = 0; sched.tile(i, t); ++i) {
+      if (t.skip) continue;
+      const int n_base = t.n_base;
+      const float* sa_row0 = sa_thread + t.sa_row % sa_align(kLayout);
       // Columns at or past `boundary` (tile-relative) use the second weight-scale row.
       const int boundary = 128 - n_base % 128;
       // The tile's weight-scale rows (the second clamped: it is only used past `boundary`,
       // which lies beyond N when that row does not exist).
       const int sb_row0 = n_base / 128;
-      const float* sb_ptr0 = args.sb + static_cast<int64_t>(sb_row0) * args.sb_stride_n;
-      const float* sb_ptr1 = args.sb + static_cast<int64_t>(min(sb_row0 + 1, args.sb_rows - 1)) * args.sb_stride_n;
+      const float* sb_group = args.sb + static_cast<int64_t>(t.group) * args.sb_stride_g;
+      const float* sb_ptr0 = sb_group + static_cast<int64_t>(sb_row0) * args.sb_stride_n;
+      const float* sb_ptr1 = sb_group + static_cast<int64_t>(min(sb_row0 + 1, args.sb_rows - 1)) * args.sb_stride_n;
       auto load_sb = [&](int kb) {
         const int64_t off = static_cast<int64_t>(min(kb, num_kb - 1)) * args.sb_stride_k;
         return make_float2(__ldg(sb_ptr0 + off), __ldg(sb_ptr1 + off));
@@ -179,7 +195,7 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
       };
       // Per-block scale products (sa0 sb0, sa1 sb0, sa0 sb1, sa1 sb1) for this thread's rows.
       auto scales = [&](int st, float2 sb, int wave = 0) {
-        const float sa0 = sa_row0[st * kBlockM + wave * 128], sa1 = sa_row0[st * kBlockM + wave * 128 + 8];
+        const float sa0 = sa_row0[st * kSaStride + wave * 128], sa1 = sa_row0[st * kSaStride + wave * 128 + 8];
         return make_float4(sa0 * sb.x, sa1 * sb.x, sa0 * sb.y, sa1 * sb.y);
       };
       auto promote = [&](const float* a, const float4& sc, int j_begin, int j_end, int wave = 0) {
@@ -354,8 +370,8 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
       if (wg_leader) {
 #pragma unroll
         for (int w = 0; w < kWaves; ++w) {
-          const int row = m_base + w * 128 + warpgroup * 64;
-          if (row < m) {
+          const int row = t.a_row + w * 128 + warpgroup * 64;
+          if (row < t.row_end && (!kRowBounded || row + 64 <= t.row_end)) {
 #pragma unroll
             for (int c = 0; c < kBlockN / kChunkCols; ++c) {
               const int col = n_base + c * kChunkCols;
@@ -370,6 +386,29 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
           }
         }
         tma_store_commit();
+      }
+      if constexpr (kRowBounded) {
+        // A wave that ends its group mid-way: 16-byte stores of its valid rows, read back
+        // from the swizzled staging buffer.
+        constexpr int kUnitsPerRow = kBlockN * sizeof(OutT) / 16;
+        constexpr int kColsPerUnit = 16 / sizeof(OutT);
+#pragma unroll
+        for (int w = 0; w < kWaves; ++w) {
+          const int row = t.a_row + w * 128 + warpgroup * 64;
+          const int rows = t.row_end - row;
+          if (rows > 0 && rows < 64) {
+            for (int idx = threadIdx.x % 128; idx < rows * kUnitsPerRow; idx += 128) {
+              const int r = idx / kUnitsPerRow, u = idx % kUnitsPerRow;
+              const int col = n_base + u * kColsPerUnit;
+              if (col < n) {
+                const uint8_t* src = d_stage + w * kWaveBytes + (u / 2) * kChunkBytes + r * 32 +
+                                     (((u % 2) ^ ((r >> 2) & 1)) * 16);
+                *reinterpret_cast<int4*>(static_cast<OutT*>(args.d) + static_cast<int64_t>(row + r) * args.ldd + col) =
+                    *reinterpret_cast<const int4*>(src);
+              }
+            }
+          }
+        }
       }
     }
     if (wg_leader) tma_store_wait_all();

@@ -10,12 +10,12 @@
 
 namespace fp8gemm {
 
-template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT>
+template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT, Layout kLayout>
 cudaError_t launch_fp8_gemm_1d2d(const Launch1D2D& p) {
-  constexpr int kSmem = gemm_1d2d_smem(kBlockM, kBlockN, kStages, sizeof(OutT)).total;
+  constexpr int kSmem = gemm_1d2d_smem(kBlockM, kBlockN, kStages, sizeof(OutT), kLayout).total;
   static_assert(kSmem <= kMaxSmemBytes, "config exceeds shared memory");
   constexpr int kThreads = gemm_1d2d_threads(kBlockM);
-  auto* kernel = &sm90::fp8_gemm_1d2d_kernel<kBlockM, kBlockN, kStages, kMulticast, OutT>;
+  auto* kernel = &sm90::fp8_gemm_1d2d_kernel<kBlockM, kBlockN, kStages, kMulticast, OutT, kLayout>;
 
   // The shared-memory opt-in is a per-device attribute: set it once per device.
   static std::atomic<uint64_t> configured{0};

@@ -11,6 +11,26 @@ namespace fp8gemm {
 // tiles of one m block (neighbouring n blocks), kB two tiles of one n block.
 enum class Multicast : int { kNone = 0, kA = 1, kB = 2 };
 
+// How the rows of A (and D) map to groups of B, one block scheduler each:
+// kDense: one group. kContiguous: A [M, K] with m_indices[M] naming each row's group
+// (groups 128-row aligned, -1 = padding). kMasked: A [G, Mmax, K], masked_m[G] valid
+// rows per group. kOffset: A [M, K] sorted by group, rows [offsets[g], offsets[g+1]).
+enum class Layout : int { kDense = 0, kContiguous = 1, kMasked = 2, kOffset = 3 };
+
+// NOTES: the masked and offset schedulers keep per-group row bounds and tile prefix sums
+// in shared memory (8 KB at this size); 1024 covers every published MoE (256-512 experts).
+constexpr int kMaxGroups = 1024;
+constexpr bool layout_has_group_table(Layout l) { return l == Layout::kMasked || l == Layout::kOffset; }
+
+// The A scales are loaded by TMA along M, and a TMA box must start on a 16-byte boundary
+// of its innermost dimension (4 floats). Tiles of the offset layout start on any row, so
+// their box starts at the row rounded down to a multiple of 4 and is 4 floats longer.
+constexpr int sa_align(Layout l) { return l == Layout::kOffset ? 4 : 1; }
+constexpr int sa_pad(Layout l) { return l == Layout::kOffset ? 4 : 0; }
+// Floats per pipeline stage of the A-scale buffer: TMA writes shared memory at 128-byte
+// aligned addresses, so the box is rounded up to a multiple of 32 floats.
+constexpr int sa_stage_floats(int block_m, Layout l) { return (block_m + sa_pad(l) + 31) / 32 * 32; }
+
 // Runtime shape and weight-scale pointer of one dense 1D2D launch. A, B, the A scales
 // (canonical layout) and D travel as TMA descriptors; the 128x128 weight scales are
 // read through their strides, so any layout of them is served without a copy.
@@ -20,6 +40,17 @@ struct GemmArgs {
   const float* sb;
   int64_t sb_stride_n, sb_stride_k;
   int accumulate;  // fp32 output only: out += product via TMA reduce-add
+  // Grouped layouts. B is read as [G * N, K]; the weight scales of group g start at
+  // sb + g * sb_stride_g.
+  int num_groups;
+  int64_t sb_stride_g;
+  const void* group_info;  // m_indices (contiguous), masked_m (masked), offsets (offset): device memory
+  int group_info_64;       // offsets are int64
+  int mmax;                // masked: rows per group of A and D
+  // Masked and offset: rows that end a group mid-tile are stored through this pointer
+  // (row-predicated), never past the group's last row.
+  void* d;
+  int64_t ldd;  // elements
 };
 
 constexpr int kBlockK = 128;
@@ -33,21 +64,24 @@ constexpr int gemm_1d2d_math_warpgroups(int block_m) { return block_m == 64 ? 1 
 constexpr int gemm_1d2d_threads(int block_m) { return (gemm_1d2d_math_warpgroups(block_m) + 1) * 128; }
 
 struct SmemLayout {
-  int a_offset, b_offset, d_offset, sa_offset, bar_offset, total;
+  int a_offset, b_offset, d_offset, sa_offset, bar_offset, group_offset, total;
 };
 
 // Dynamic shared memory of the 1D2D kernel: per stage an A tile (block_m x 128 B)
 // and a B tile (block_n x 128 B), both 1024-aligned for the 128-byte swizzle; one
 // output staging tile; per-stage A scales (block_m floats); a full and an empty
-// mbarrier per stage; plus 1024 bytes of alignment slack.
-constexpr SmemLayout gemm_1d2d_smem(int block_m, int block_n, int stages, int out_bytes) {
+// mbarrier per stage; the group table of the masked and offset layouts (row bounds and
+// tile prefix sums, 2 x (kMaxGroups + 1) ints); plus 1024 bytes of alignment slack.
+constexpr SmemLayout gemm_1d2d_smem(int block_m, int block_n, int stages, int out_bytes,
+                                    Layout layout = Layout::kDense) {
   SmemLayout l{};
   l.a_offset = 0;
   l.b_offset = l.a_offset + stages * block_m * kBlockK;
   l.d_offset = l.b_offset + stages * block_n * kBlockK;
   l.sa_offset = l.d_offset + block_m * block_n * out_bytes;
-  l.bar_offset = l.sa_offset + stages * block_m * 4;
-  l.total = l.bar_offset + stages * 2 * 8 + kSmemAlign;
+  l.bar_offset = l.sa_offset + stages * sa_stage_floats(block_m, layout) * 4;
+  l.group_offset = l.bar_offset + stages * 2 * 8;
+  l.total = l.group_offset + (layout_has_group_table(layout) ? 2 * (kMaxGroups + 1) * 4 : 0) + kSmemAlign;
   return l;
 }
 

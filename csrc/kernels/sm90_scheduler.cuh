@@ -1,10 +1,16 @@
-// Persistent tile scheduler for the dense layout.
+// Persistent tile schedulers, one per layout (dense, contiguous, masked, offset).
 //
 // Work is cut into output tiles of kBlockM x kBlockN. With a cluster of two CTAs
 // sharing one operand through TMA multicast, tiles are handed out in pairs: the
 // two CTAs of a cluster get the two tiles of one "unit" (same m block and
 // neighbouring n blocks when A is shared, the reverse when B is shared), and every
-// CTA of the cluster walks the same number of units.
+// CTA of the cluster walks the same units in the same order, so both make the same
+// decisions (skip, group) for a unit. Grouped layouts share only A (a tile pair along
+// M could straddle two groups' weights).
+//
+// Every value read from device memory that the host never saw (m_indices, masked_m,
+// offsets) is clamped into range before it becomes a coordinate: garbage there gives
+// garbage rows of the output, never an access outside the operands or the output.
 #pragma once
 
 #include <cstdint>
@@ -13,19 +19,47 @@
 
 namespace fp8gemm::sm90 {
 
-template <int kBlockM, int kBlockN, Multicast kMulticast>
-struct DenseScheduler {
-  static constexpr int kCluster = kMulticast == Multicast::kNone ? 1 : 2;
-  // NOTES: 16 units along M per raster group keep roughly 16 A row-panels and one
-  // wave's worth of B row-panels resident in L2 while a wave sweeps along N.
-  static constexpr int kGroupM = 16;
+// One output tile, in the coordinates the producer and the math warpgroups need.
+struct Tile {
+  int n_base;   // first column
+  int group;    // index into B's groups (0 for dense)
+  int a_row;    // first row in A's and D's 2-D row space
+  int row_end;  // rows at or past this (same space) belong to no valid output row of the tile
+  int sa_row;   // A-scale tensor-map coordinates: row sa_row, K-block column sa_kb0 + kb
+  int sa_kb0;
+  bool skip;    // a contiguous-layout block of padding rows: nothing to compute
+};
 
+// NOTES: 16 units along M per raster group keep roughly 16 A row-panels and one wave's
+// worth of B row-panels resident in L2 while a wave sweeps along N.
+constexpr int kRasterGroupM = 16;
+
+// Unit `unit` of a units_m x units_n grid in L2-friendly order: groups of kRasterGroupM
+// units along M, swept along N.
+__device__ __forceinline__ void raster(int unit, int units_m, int units_n, int& um, int& un) {
+  const int group_span = kRasterGroupM * units_n;
+  const int group = unit / group_span;
+  const int first_m = group * kRasterGroupM;
+  const int group_m = min(kRasterGroupM, units_m - first_m);
+  const int in_group = unit - group * group_span;
+  um = first_m + in_group % group_m;
+  un = in_group / group_m;
+}
+
+template <int kBlockM, int kBlockN, Multicast kMulticast, Layout kLayout>
+struct Scheduler;
+
+// Dense and contiguous: one grid of tiles over all M rows.
+template <int kBlockM, int kBlockN, Multicast kMulticast, Layout kLayout>
+struct FlatScheduler {
+  static constexpr int kCluster = kMulticast == Multicast::kNone ? 1 : 2;
   int units_m, units_n, num_units;
   int cluster_id, num_clusters, rank;
+  const GemmArgs* args;
 
-  __device__ __forceinline__ DenseScheduler(int m, int n, uint32_t cta_rank) {
-    const int blocks_m = (m + kBlockM - 1) / kBlockM;
-    const int blocks_n = (n + kBlockN - 1) / kBlockN;
+  __device__ __forceinline__ FlatScheduler(const GemmArgs& a, uint32_t cta_rank, const int*) : args(&a) {
+    const int blocks_m = (a.m + kBlockM - 1) / kBlockM;
+    const int blocks_n = (a.n + kBlockN - 1) / kBlockN;
     units_m = kMulticast == Multicast::kB ? blocks_m / 2 : blocks_m;
     units_n = kMulticast == Multicast::kA ? blocks_n / 2 : blocks_n;
     num_units = units_m * units_n;
@@ -35,20 +69,167 @@ struct DenseScheduler {
   }
 
   // The i-th tile of this CTA; false when it has none left.
-  __device__ __forceinline__ bool tile(int i, int& m_block, int& n_block) const {
+  __device__ __forceinline__ bool tile(int i, Tile& t) const {
     const int unit = cluster_id + i * num_clusters;
     if (unit >= num_units) return false;
-    const int group_span = kGroupM * units_n;
-    const int group = unit / group_span;
-    const int first_m = group * kGroupM;
-    const int group_m = min(kGroupM, units_m - first_m);
-    const int in_group = unit - group * group_span;
-    const int um = first_m + in_group % group_m;
-    const int un = in_group / group_m;
-    m_block = kMulticast == Multicast::kB ? um * 2 + rank : um;
-    n_block = kMulticast == Multicast::kA ? un * 2 + rank : un;
+    int um, un;
+    raster(unit, units_m, units_n, um, un);
+    const int m_block = kMulticast == Multicast::kB ? um * 2 + rank : um;
+    const int n_block = kMulticast == Multicast::kA ? un * 2 + rank : un;
+    t.n_base = n_block * kBlockN;
+    t.a_row = m_block * kBlockM;
+    t.row_end = args->m;
+    t.sa_row = t.a_row;
+    t.sa_kb0 = 0;
+    t.group = 0;
+    t.skip = false;
+    if constexpr (kLayout == Layout::kContiguous) {
+      // The block's group is its first row's (groups start on 128-row boundaries, so a
+      // block of <= 128 rows holds one group and then padding). -1 or anything out of
+      // range: a padding block, skipped.
+      const int g = __ldg(static_cast<const int*>(args->group_info) + t.a_row);
+      t.skip = g < 0 || g >= args->num_groups;
+      t.group = t.skip ? 0 : g;
+    }
     return true;
   }
 };
+
+template <int kBlockM, int kBlockN, Multicast kMulticast>
+struct Scheduler<kBlockM, kBlockN, kMulticast, Layout::kDense>
+    : FlatScheduler<kBlockM, kBlockN, kMulticast, Layout::kDense> {
+  using FlatScheduler<kBlockM, kBlockN, kMulticast, Layout::kDense>::FlatScheduler;
+};
+template <int kBlockM, int kBlockN, Multicast kMulticast>
+struct Scheduler<kBlockM, kBlockN, kMulticast, Layout::kContiguous>
+    : FlatScheduler<kBlockM, kBlockN, kMulticast, Layout::kContiguous> {
+  using FlatScheduler<kBlockM, kBlockN, kMulticast, Layout::kContiguous>::FlatScheduler;
+};
+
+// Masked and offset: a variable number of m blocks per group, known only on the device.
+// The group table in shared memory (built once per CTA by build_group_table) holds each
+// group's row bound and the prefix sum of m blocks; units are numbered group by group
+// (every unit of group g before any of g + 1), rasterised within a group, and each CTA
+// walks forward through the table with a cursor.
+template <int kBlockM, int kBlockN, Multicast kMulticast, Layout kLayout>
+struct GroupedScheduler {
+  static_assert(kMulticast != Multicast::kB, "grouped layouts share only A across a cluster");
+  static constexpr int kCluster = kMulticast == Multicast::kNone ? 1 : 2;
+  int units_n, num_kb;
+  int cluster_id, num_clusters, rank;
+  const GemmArgs* args;
+  const int* bound;   // masked: valid rows of group g; offset: first row of group g (g <= G)
+  const int* prefix;  // m blocks of groups [0, g) (g <= G)
+  int cursor = 0;     // the group of the last unit handed out (units only move forward)
+
+  __device__ __forceinline__ GroupedScheduler(const GemmArgs& a, uint32_t cta_rank, const int* table) : args(&a) {
+    const int blocks_n = (a.n + kBlockN - 1) / kBlockN;
+    units_n = kMulticast == Multicast::kA ? blocks_n / 2 : blocks_n;
+    num_kb = (a.k + kBlockK - 1) / kBlockK;
+    cluster_id = blockIdx.x / kCluster;
+    num_clusters = gridDim.x / kCluster;
+    rank = static_cast<int>(cta_rank);
+    bound = table;
+    prefix = table + kMaxGroups + 1;
+  }
+
+  __device__ __forceinline__ bool tile(int i, Tile& t) {
+    const int unit = cluster_id + i * num_clusters;
+    const int groups = args->num_groups;
+    if (unit >= prefix[groups] * units_n) return false;
+    while (unit >= prefix[cursor + 1] * units_n) ++cursor;
+    const int g = cursor;
+    int um, un;
+    raster(unit - prefix[g] * units_n, prefix[g + 1] - prefix[g], units_n, um, un);
+    const int n_block = kMulticast == Multicast::kA ? un * 2 + rank : un;
+    t.n_base = n_block * kBlockN;
+    t.group = g;
+    t.skip = false;
+    if constexpr (kLayout == Layout::kMasked) {
+      t.a_row = g * args->mmax + um * kBlockM;
+      t.row_end = g * args->mmax + bound[g];
+      t.sa_row = um * kBlockM;
+      t.sa_kb0 = g * num_kb;
+    } else {
+      t.a_row = bound[g] + um * kBlockM;
+      t.row_end = bound[g + 1];
+      t.sa_row = t.a_row;
+      t.sa_kb0 = 0;
+    }
+    return true;
+  }
+};
+
+template <int kBlockM, int kBlockN, Multicast kMulticast>
+struct Scheduler<kBlockM, kBlockN, kMulticast, Layout::kMasked>
+    : GroupedScheduler<kBlockM, kBlockN, kMulticast, Layout::kMasked> {
+  using GroupedScheduler<kBlockM, kBlockN, kMulticast, Layout::kMasked>::GroupedScheduler;
+};
+template <int kBlockM, int kBlockN, Multicast kMulticast>
+struct Scheduler<kBlockM, kBlockN, kMulticast, Layout::kOffset>
+    : GroupedScheduler<kBlockM, kBlockN, kMulticast, Layout::kOffset> {
+  using GroupedScheduler<kBlockM, kBlockN, kMulticast, Layout::kOffset>::GroupedScheduler;
+};
+
+// Builds the group table in shared memory; every thread of the CTA calls it, and a
+// __syncthreads() must follow before the table is read.
+//   masked: bound[g] = clamp(masked_m[g], 0, Mmax).
+//   offset: bound[g] = running max of clamp(offsets[g], 0, M), so groups never overlap
+//           and never leave [0, M).
+//   prefix[g] = sum over groups h < g of ceil(rows(h) / kBlockM).
+template <int kBlockM, Layout kLayout>
+__device__ __forceinline__ void build_group_table(const GemmArgs& args, int* table) {
+  int* bound = table;
+  int* prefix = table + kMaxGroups + 1;
+  const int groups = args.num_groups;
+  constexpr bool kMasked = kLayout == Layout::kMasked;
+  const int entries = kMasked ? groups : groups + 1;
+  const int limit = kMasked ? args.mmax : args.m;
+  for (int g = threadIdx.x; g < entries; g += blockDim.x) {
+    int64_t v;
+    if (args.group_info_64) {
+      v = static_cast<const int64_t*>(args.group_info)[g];
+    } else {
+      v = static_cast<const int*>(args.group_info)[g];
+    }
+    bound[g] = static_cast<int>(v < 0 ? 0 : (v > limit ? limit : v));
+  }
+  __syncthreads();
+  if (threadIdx.x >= 32) return;
+  const int lane = threadIdx.x;
+  if constexpr (!kMasked) {
+    // Running max (an inclusive max-scan in chunks of 32).
+    int carry = 0;
+    for (int base = 0; base < entries; base += 32) {
+      const int g = base + lane;
+      int v = g < entries ? bound[g] : 0;
+#pragma unroll
+      for (int d = 1; d < 32; d *= 2) {
+        const int o = __shfl_up_sync(0xffffffffu, v, d);
+        if (lane >= d) v = max(v, o);
+      }
+      v = max(v, carry);
+      if (g < entries) bound[g] = v;
+      carry = __shfl_sync(0xffffffffu, v, 31);
+    }
+    __syncwarp();
+  }
+  int carry = 0;
+  if (lane == 0) prefix[0] = 0;
+  for (int base = 0; base < groups; base += 32) {
+    const int g = base + lane;
+    int rows = 0;
+    if (g < groups) rows = kMasked ? bound[g] : bound[g + 1] - bound[g];
+    int v = (rows + kBlockM - 1) / kBlockM;
+#pragma unroll
+    for (int d = 1; d < 32; d *= 2) {
+      const int o = __shfl_up_sync(0xffffffffu, v, d);
+      if (lane >= d) v += o;
+    }
+    v += carry;
+    if (g < groups) prefix[g + 1] = v;
+    carry = __shfl_sync(0xffffffffu, v, 31);
+  }
+}
 
 }  // namespace fp8gemm::sm90

@@ -29,6 +29,12 @@ __all__ = [
     "__version__",
     "gemm_nt",
     "gemm_nt_out",
+    "m_grouped_gemm_nt_contiguous",
+    "m_grouped_gemm_nt_contiguous_out",
+    "m_grouped_gemm_nt_masked",
+    "m_grouped_gemm_nt_masked_out",
+    "m_grouped_gemm_nt_offset",
+    "m_grouped_gemm_nt_offset_out",
     "select_config",
     "set_num_sms",
     "get_num_sms",
@@ -73,6 +79,91 @@ def gemm_nt_out(
     torch.ops.fp8gemm.gemm_nt_out.default(a, sa, b, sb, out, accumulate)
 
 
+_GROUPED_ARGS = """
+    b: `[G, N, K]` float8_e4m3fn (groups stacked without gaps), one weight per group;
+    sb: `[G, ceil(N/128), ceil(K/128)]` float32 128x128 block scales, any strides.
+    K % 16 == 0, N % 8 == 0. Accumulated in fp32, written as bfloat16."""
+
+
+def m_grouped_gemm_nt_contiguous(
+    a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, m_indices: torch.Tensor
+) -> torch.Tensor:
+    """MoE grouped GEMM, contiguous layout (prefill, training): row r of `a` is multiplied
+    by the weight of group `m_indices[r]`.
+
+    a: `[M, K]` float8_e4m3fn, the groups' rows concatenated, each group starting at a
+    multiple of `get_m_alignment_for_contiguous_layout()` (128); sa: `[M, ceil(K/128)]`
+    1x128 scales (canonical layout as for `gemm_nt`); m_indices: int32 `[M]` on the device,
+    the group of each row, -1 for padding rows. A 128-row block takes the group of its first
+    row; blocks whose first row is padding (or names no group) are skipped.{args}
+    Returns `[M, N]`; padding rows are unspecified.
+    """
+    return torch.ops.fp8gemm.m_grouped_gemm_nt_contiguous.default(a, sa, b, sb, m_indices)
+
+
+def m_grouped_gemm_nt_contiguous_out(
+    a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, m_indices: torch.Tensor,
+    out: torch.Tensor,
+) -> None:
+    """`m_grouped_gemm_nt_contiguous` written into `out` (`[M, N]` contiguous bfloat16);
+    padding rows of `out` are left unspecified."""
+    torch.ops.fp8gemm.m_grouped_gemm_nt_contiguous_out.default(a, sa, b, sb, m_indices, out)
+
+
+def m_grouped_gemm_nt_masked(
+    a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, masked_m: torch.Tensor,
+    expected_m: int = 0,
+) -> torch.Tensor:
+    """MoE grouped GEMM, masked layout (decode under CUDA graphs): group g multiplies its
+    first `masked_m[g]` rows of `a[g]` by its weight; the host never reads the counts.
+
+    a: `[G, Mmax, K]` float8_e4m3fn (any Mmax >= 1); sa: `[G, Mmax, ceil(K/128)]` 1x128
+    scales (canonical: each group column-major with leading dimension align(Mmax, 4));
+    masked_m: int32 `[G]` on the device, clamped into [0, Mmax]; expected_m: a hint of the
+    typical rows per group for the config choice (0: Mmax).{args}
+    Returns `[G, Mmax, N]`; rows at or past `masked_m[g]` are unspecified.
+    """
+    return torch.ops.fp8gemm.m_grouped_gemm_nt_masked.default(a, sa, b, sb, masked_m, int(expected_m))
+
+
+def m_grouped_gemm_nt_masked_out(
+    a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, masked_m: torch.Tensor,
+    out: torch.Tensor, expected_m: int = 0,
+) -> None:
+    """`m_grouped_gemm_nt_masked` written into `out` (`[G, Mmax, N]` contiguous bfloat16);
+    only rows below `masked_m[g]` of each group are written."""
+    torch.ops.fp8gemm.m_grouped_gemm_nt_masked_out.default(a, sa, b, sb, masked_m, out, int(expected_m))
+
+
+def m_grouped_gemm_nt_offset(
+    a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, offsets: torch.Tensor,
+    expected_m: int = 0,
+) -> torch.Tensor:
+    """MoE grouped GEMM, offset layout (TensorRT-LLM's): tokens sorted by group with no
+    padding; rows `[offsets[g], offsets[g+1])` belong to group g.
+
+    a: `[M, K]` float8_e4m3fn; sa: `[M, ceil(K/128)]` 1x128 scales; offsets: int32 or int64
+    `[G + 1]` on the device, `offsets[0] = 0`, non-decreasing, `offsets[G] = M` (values are
+    clamped into [0, M] and made non-decreasing on the device; no row outside a group is
+    written); expected_m: a hint of the typical rows per group (0: M / G).{args}
+    Returns `[M, N]`.
+    """
+    return torch.ops.fp8gemm.m_grouped_gemm_nt_offset.default(a, sa, b, sb, offsets, int(expected_m))
+
+
+def m_grouped_gemm_nt_offset_out(
+    a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, offsets: torch.Tensor,
+    out: torch.Tensor, expected_m: int = 0,
+) -> None:
+    """`m_grouped_gemm_nt_offset` written into `out` (`[M, N]` contiguous bfloat16); rows
+    outside every group are left untouched."""
+    torch.ops.fp8gemm.m_grouped_gemm_nt_offset_out.default(a, sa, b, sb, offsets, out, int(expected_m))
+
+
+for _f in (m_grouped_gemm_nt_contiguous, m_grouped_gemm_nt_masked, m_grouped_gemm_nt_offset):
+    _f.__doc__ = _f.__doc__.replace("{args}", _GROUPED_ARGS)
+del _f
+
 _MULTICAST = {0: "none", 1: "a", 2: "b"}
 
 
@@ -87,6 +178,9 @@ def select_config(
 ) -> Dict[str, Any]:
     """The kernel config the dispatcher would use for this problem, with no GPU needed.
 
+    kind: an op name (`gemm_nt`, `m_grouped_gemm_nt_contiguous`, `..._masked`,
+    `..._offset`, each also with `_out`). m: rows of a for gemm_nt and the contiguous
+    layout; the expected rows per group for masked and offset (num_groups = G).
     Returns a dict: block_m, block_n, block_k, stages, multicast ("none" | "a" | "b"),
     cluster, smem_bytes, grid (CTAs launched), swap_ab.
     """

@@ -22,3 +22,62 @@ def _gemm_nt_out_fake(a, sa, b, sb, out, accumulate: bool = False):
     m, n, _ = _checks.check_dense("gemm_nt_out", a, sa, b, sb)
     _checks.check_out("gemm_nt_out", out, a, m, n, accumulate)
     return None
+
+
+def _contiguous(op, a, sa, b, sb, m_indices):
+    m, _, n, _ = _checks.check_grouped(op, a, sa, b, sb, 2)
+    _checks.check_index(op, "m_indices", m_indices, a, m, "[M]")
+    return m, n
+
+
+def _masked(op, a, sa, b, sb, masked_m):
+    mmax, g, n, _ = _checks.check_grouped(op, a, sa, b, sb, 3)
+    _checks.check_group_limit(op, g)
+    _checks.check_index(op, "masked_m", masked_m, a, g, "[G]")
+    return g, mmax, n
+
+
+def _offset(op, a, sa, b, sb, offsets):
+    m, g, n, _ = _checks.check_grouped(op, a, sa, b, sb, 2)
+    _checks.check_group_limit(op, g)
+    _checks.check_index(op, "offsets", offsets, a, g + 1, "[G + 1]", allow_int64=True)
+    return m, n
+
+
+@torch.library.register_fake("fp8gemm::m_grouped_gemm_nt_contiguous")
+def _contiguous_fake(a, sa, b, sb, m_indices):
+    m, n = _contiguous("m_grouped_gemm_nt_contiguous", a, sa, b, sb, m_indices)
+    return a.new_empty((m, n), dtype=torch.bfloat16)
+
+
+@torch.library.register_fake("fp8gemm::m_grouped_gemm_nt_contiguous_out")
+def _contiguous_out_fake(a, sa, b, sb, m_indices, out):
+    op = "m_grouped_gemm_nt_contiguous_out"
+    m, n = _contiguous(op, a, sa, b, sb, m_indices)
+    _checks.check_grouped_out(op, out, a, [m, n], "[M, N]")
+
+
+@torch.library.register_fake("fp8gemm::m_grouped_gemm_nt_masked")
+def _masked_fake(a, sa, b, sb, masked_m, expected_m: int = 0):
+    g, mmax, n = _masked("m_grouped_gemm_nt_masked", a, sa, b, sb, masked_m)
+    return a.new_empty((g, mmax, n), dtype=torch.bfloat16)
+
+
+@torch.library.register_fake("fp8gemm::m_grouped_gemm_nt_masked_out")
+def _masked_out_fake(a, sa, b, sb, masked_m, out, expected_m: int = 0):
+    op = "m_grouped_gemm_nt_masked_out"
+    g, mmax, n = _masked(op, a, sa, b, sb, masked_m)
+    _checks.check_grouped_out(op, out, a, [g, mmax, n], "[G, Mmax, N]")
+
+
+@torch.library.register_fake("fp8gemm::m_grouped_gemm_nt_offset")
+def _offset_fake(a, sa, b, sb, offsets, expected_m: int = 0):
+    m, n = _offset("m_grouped_gemm_nt_offset", a, sa, b, sb, offsets)
+    return a.new_empty((m, n), dtype=torch.bfloat16)
+
+
+@torch.library.register_fake("fp8gemm::m_grouped_gemm_nt_offset_out")
+def _offset_out_fake(a, sa, b, sb, offsets, out, expected_m: int = 0):
+    op = "m_grouped_gemm_nt_offset_out"
+    m, n = _offset(op, a, sa, b, sb, offsets)
+    _checks.check_grouped_out(op, out, a, [m, n], "[M, N]")

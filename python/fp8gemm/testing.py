@@ -16,6 +16,9 @@ __all__ = [
     "calc_diff",
     "reference_gemm_nt",
     "random_fp8_problem",
+    "random_fp8_activations",
+    "random_fp8_weights",
+    "contiguous_m_indices",
     "bench_kernel",
     "host_cost_us",
 ]
@@ -107,6 +110,54 @@ def random_fp8_problem(
     else:
         b, sb = per_token_cast_to_fp8(w)
     return {"a": a, "sa": sa, "b": b, "sb": sb}
+
+
+def _generator(device: torch.device, seed: int | None) -> torch.Generator:
+    gen = torch.Generator(device=device)
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(seed)
+    return gen
+
+
+def random_fp8_activations(
+    shape: tuple[int, ...], device: str | torch.device = "cuda", seed: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random activations ``[..., M, K]`` quantized 1x128: ``(a, sa)`` with ``sa`` canonical.
+
+    Gaussian rows times a log-normal per-row magnitude, as in :func:`random_fp8_problem`.
+    """
+    device = torch.device(device)
+    gen = _generator(device, seed)
+    rows = torch.exp(0.5 * torch.randn(*shape[:-1], 1, generator=gen, device=device))
+    x = (torch.randn(*shape, generator=gen, device=device) * rows).to(torch.bfloat16)
+    return per_token_cast_to_fp8(x)
+
+
+def random_fp8_weights(
+    g: int, n: int, k: int, device: str | torch.device = "cuda", seed: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random grouped weights ``[G, N, K]`` quantized 128x128: ``(b, sb)``, ``sb`` ``[G, ceil(N/128), Kb]``."""
+    device = torch.device(device)
+    gen = _generator(device, seed)
+    w = torch.randn(g, n, k, generator=gen, device=device) * torch.exp(
+        0.25 * torch.randn(g, n, 1, generator=gen, device=device)
+    ) * 0.05
+    return per_block_cast_to_fp8(w.to(torch.bfloat16))
+
+
+def contiguous_m_indices(sizes: list[int], alignment: int = 128, device: str | torch.device = "cuda") -> torch.Tensor:
+    """``m_indices`` of the contiguous grouped layout for groups of ``sizes`` rows: each
+    group padded to a multiple of ``alignment`` rows, padding rows marked -1."""
+    parts = []
+    for g, size in enumerate(sizes):
+        padded = ceil_div(size, alignment) * alignment
+        part = torch.full((padded,), -1, dtype=torch.int32)
+        part[:size] = g
+        parts.append(part)
+    flat = torch.cat(parts) if parts else torch.empty(0, dtype=torch.int32)
+    return flat.to(device)
 
 
 def _flush_buffer(device: torch.device) -> torch.Tensor:

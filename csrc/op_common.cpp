@@ -1,0 +1,215 @@
+#include "op_common.hpp"
+
+#include <optional>
+
+#include <torch/csrc/inductor/aoti_torch/c/shim.h>
+#include <torch/csrc/stable/accelerator.h>
+#include <torch/csrc/stable/ops.h>
+
+#include "common.hpp"
+#include "heuristics.hpp"
+#include "tma.hpp"
+
+namespace fp8gemm {
+
+const char* dtype_name(ScalarType t) {
+  switch (t) {
+    case ScalarType::Float8_e4m3fn: return "float8_e4m3fn";
+    case ScalarType::Float: return "float32";
+    case ScalarType::BFloat16: return "bfloat16";
+    case ScalarType::Half: return "float16";
+    case ScalarType::Int: return "int32";
+    case ScalarType::Long: return "int64";
+    case ScalarType::Double: return "float64";
+    case ScalarType::Float8_e5m2: return "float8_e5m2";
+    default: return "another dtype";
+  }
+}
+
+std::vector<int64_t> sizes_of(const Tensor& t) {
+  std::vector<int64_t> s(t.dim());
+  for (int64_t i = 0; i < t.dim(); ++i) s[i] = t.size(i);
+  return s;
+}
+
+void check_dtype(const char* op, const char* name, const Tensor& t, ScalarType want) {
+  FP8GEMM_CHECK(t.scalar_type() == want, "fp8gemm.", op, ": ", name, " must be ", dtype_name(want), ", got ",
+                dtype_name(t.scalar_type()));
+}
+
+void check_shape(const char* op, const char* name, const Tensor& t, const std::vector<int64_t>& want,
+                 const char* formula) {
+  FP8GEMM_CHECK(sizes_of(t) == want, "fp8gemm.", op, ": ", name, " must have shape ", formula, " = ",
+                shape_str(want), ", got ", shape_str(sizes_of(t)));
+}
+
+void check_device(const char* op, const char* name, const Tensor& t, int device) {
+  FP8GEMM_CHECK(t.is_cuda(), "fp8gemm.", op, ": ", name, " must be a CUDA tensor, got a tensor on another device");
+  FP8GEMM_CHECK(t.get_device() == device, "fp8gemm.", op, ": ", name, " must be on cuda:", device,
+                " like a, got cuda:", int(t.get_device()));
+}
+
+int check_first_device(const char* op, const Tensor& a) {
+  FP8GEMM_CHECK(a.is_cuda(), "fp8gemm.", op, ": a must be a CUDA tensor, got a tensor on another device");
+  return a.get_device();
+}
+
+namespace {
+// [first byte, last byte + 1) of the elements `t` can reach.
+std::pair<uintptr_t, uintptr_t> byte_span(const Tensor& t) {
+  const uintptr_t base = reinterpret_cast<uintptr_t>(t.data_ptr());
+  int64_t last = 0;
+  for (int64_t i = 0; i < t.dim(); ++i) last += (t.size(i) - 1) * t.stride(i);
+  return {base, base + (last + 1) * t.element_size()};
+}
+}  // namespace
+
+void check_no_overlap(const char* op, const Tensor& out, const Tensor& t, const char* name) {
+  if (out.numel() == 0 || t.numel() == 0) return;
+  const auto a = byte_span(out), b = byte_span(t);
+  FP8GEMM_CHECK(a.second <= b.first || b.second <= a.first, "fp8gemm.", op, ": out must not overlap ", name,
+                " in memory");
+}
+
+int64_t check_fp8_operand(const char* op, const char* name, const Tensor& t, int dims) {
+  check_dtype(op, name, t, ScalarType::Float8_e4m3fn);
+  FP8GEMM_CHECK(t.dim() == dims, "fp8gemm.", op, ": ", name, " must be ", dims,
+                dims == 2 ? "-D [rows, K]" : "-D [G, rows, K]", ", got ", t.dim(), "-D ", shape_str(sizes_of(t)));
+  const int r = dims - 2;  // the rows dimension
+  const int64_t rows = t.size(r), k = t.size(r + 1);
+  FP8GEMM_CHECK(k % 16 == 0, "fp8gemm.", op, ": K must be a multiple of 16, got ", name, ".size(", r + 1,
+                ") = K = ", k);
+  FP8GEMM_CHECK(k <= 1 || t.stride(r + 1) == 1, "fp8gemm.", op, ": ", name, " must be contiguous along K (stride(",
+                r + 1, ") == 1), got strides ", shape_str([&] {
+                  std::vector<int64_t> s(t.dim());
+                  for (int64_t i = 0; i < t.dim(); ++i) s[i] = t.stride(i);
+                  return s;
+                }()));
+  const int64_t row_stride = rows <= 1 ? k : t.stride(r);
+  FP8GEMM_CHECK(row_stride % 16 == 0 && row_stride >= k, "fp8gemm.", op, ": ", name,
+                " rows must be 16-byte aligned (stride(", r, ") a multiple of 16, >= K), got stride(", r,
+                ") = ", row_stride);
+  if (dims == 3 && t.size(0) > 1) {
+    // The groups are read as one [G * rows, K] matrix.
+    FP8GEMM_CHECK(t.stride(0) == rows * row_stride, "fp8gemm.", op, ": ", name,
+                  " groups must be stacked without gaps (stride(0) == rows * stride(1) = ", rows * row_stride,
+                  "), got stride(0) = ", t.stride(0));
+  }
+  FP8GEMM_CHECK(reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0, "fp8gemm.", op, ": ", name,
+                " must start on a 16-byte boundary (its data pointer is offset by ",
+                reinterpret_cast<uintptr_t>(t.data_ptr()) % 16, " bytes)");
+  return row_stride;
+}
+
+void check_index_tensor(const char* op, const char* name, const Tensor& t, int device, int64_t len,
+                        const char* formula, bool allow_int64) {
+  check_device(op, name, t, device);
+  if (allow_int64) {
+    FP8GEMM_CHECK(t.scalar_type() == ScalarType::Int || t.scalar_type() == ScalarType::Long, "fp8gemm.", op, ": ",
+                  name, " must be int32 or int64, got ", dtype_name(t.scalar_type()));
+  } else {
+    check_dtype(op, name, t, ScalarType::Int);
+  }
+  check_shape(op, name, t, {len}, formula);
+  FP8GEMM_CHECK(len <= 1 || t.stride(0) == 1, "fp8gemm.", op, ": ", name, " must be contiguous, got stride(0) = ",
+                t.stride(0));
+}
+
+void check_out_tensor(const char* op, const Tensor& out, int device, const std::vector<int64_t>& want,
+                      const char* formula, bool allow_f32) {
+  check_device(op, "out", out, device);
+  if (allow_f32) {
+    FP8GEMM_CHECK(out.scalar_type() == ScalarType::BFloat16 || out.scalar_type() == ScalarType::Float, "fp8gemm.",
+                  op, ": out must be bfloat16 or float32, got ", dtype_name(out.scalar_type()));
+  } else {
+    check_dtype(op, "out", out, ScalarType::BFloat16);
+  }
+  check_shape(op, "out", out, want, formula);
+  FP8GEMM_CHECK(out.is_contiguous(), "fp8gemm.", op, ": out must be contiguous");
+  FP8GEMM_CHECK(reinterpret_cast<uintptr_t>(out.data_ptr()) % 16 == 0, "fp8gemm.", op,
+                ": out must start on a 16-byte boundary");
+}
+
+Tensor empty_cuda(const std::vector<int64_t>& sizes, ScalarType dtype, int device) {
+  std::vector<int64_t> strides(sizes.size());
+  int64_t s = 1;
+  for (size_t i = sizes.size(); i-- > 0;) {
+    strides[i] = s;
+    s *= std::max<int64_t>(sizes[i], 1);
+  }
+  const int32_t dt = dtype == ScalarType::Float ? aoti_torch_dtype_float32() : aoti_torch_dtype_bfloat16();
+  AtenTensorHandle handle = nullptr;
+  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_empty_strided(static_cast<int64_t>(sizes.size()), sizes.data(),
+                                                         strides.data(), dt, aoti_torch_device_type_cuda(), device,
+                                                         &handle));
+  return Tensor(handle);
+}
+
+Tensor canonical_sa(const Tensor& sa, int64_t groups, int64_t m, int64_t kb) {
+  const int r = groups > 0 ? 1 : 0;  // the M dimension
+  const bool group_ok = groups <= 1 || sa.stride(0) == align4(m) * kb;
+  const bool ok = group_ok && (m <= 1 || sa.stride(r) == 1) && (kb <= 1 || sa.stride(r + 1) == align4(m)) &&
+                  reinterpret_cast<uintptr_t>(sa.data_ptr()) % 16 == 0;
+  if (ok) return sa;
+  if (groups == 0) {
+    Tensor storage = torch::stable::new_empty(sa, {kb, align4(m)});
+    Tensor view = torch::stable::transpose(torch::stable::narrow(storage, 1, 0, m), 0, 1);
+    torch::stable::copy_(view, sa);
+    return view;
+  }
+  Tensor storage = torch::stable::new_empty(sa, {groups, kb, align4(m)});
+  Tensor view = torch::stable::transpose(torch::stable::narrow(storage, 2, 0, m), 1, 2);
+  torch::stable::copy_(view, sa);
+  return view;
+}
+
+void launch_1d2d(Launch1D2DSpec& s) {
+  // Switch devices only when needed: the guard costs a shim round trip each way.
+  std::optional<torch::stable::accelerator::DeviceGuard> guard;
+  if (torch::stable::accelerator::getCurrentDeviceIndex() != s.device) guard.emplace(s.device);
+  const int64_t kb = ceil_div64(s.k, 128);
+  const int sms = usable_sms(s.device);
+  const Selection sel = select_1d2d(s.layout, s.m_model, s.n, s.k, s.groups, s.out, sms);
+  const KernelConfig& c = sel.kernel->config;
+  const DeviceInfo& info = device_info(s.device);
+  FP8GEMM_CHECK(c.smem_bytes <= info.max_smem_optin, "fp8gemm.", s.op, ": cuda:", s.device, " offers ",
+                info.max_smem_optin, " bytes of shared memory per block; the kernels need ", c.smem_bytes,
+                " (an sm_90 GPU is required)");
+
+  Launch1D2D l{};
+  const int a_box_rows = c.multicast == Multicast::kA ? c.block_m / 2 : c.block_m;
+  const int b_box_rows = c.multicast == Multicast::kB ? c.block_n / 2 : c.block_n;
+  l.tmap_a = make_tma_2d(s.a, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.a_rows, s.k, s.a_row_stride, a_box_rows, 128,
+                         CU_TENSOR_MAP_SWIZZLE_128B);
+  l.tmap_b = make_tma_2d(s.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.b_rows, s.k, s.b_row_stride, b_box_rows, 128,
+                         CU_TENSOR_MAP_SWIZZLE_128B);
+  // A scales: a [groups * Kb, sa_m] row-major view of the canonical layout (rows align(sa_m, 4)
+  // apart), one row of block_m per stage; columns past sa_m read as zero.
+  l.tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.sa_groups * kb, s.sa_m, align4(s.sa_m) * 4, 1,
+                          c.block_m + sa_pad(c.layout), CU_TENSOR_MAP_SWIZZLE_NONE);
+  if (s.out == OutDtype::kBF16) {
+    l.tmap_d = make_tma_2d(s.d, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, s.d_rows, s.n, s.n * 2, 64, 16,
+                           CU_TENSOR_MAP_SWIZZLE_32B);
+  } else {
+    l.tmap_d = make_tma_2d(s.d, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.d_rows, s.n, s.n * 4, 64, 8,
+                           CU_TENSOR_MAP_SWIZZLE_32B);
+  }
+  l.args = s.args;
+  l.args.n = static_cast<int>(s.n);
+  l.args.k = static_cast<int>(s.k);
+  l.args.sb_rows = static_cast<int>(ceil_div64(s.n, 128));
+  l.args.num_groups = static_cast<int>(s.groups);
+  l.args.d = s.d;
+  l.args.ldd = s.n;
+  l.grid = sel.grid;
+  l.device = s.device;
+  void* stream = nullptr;
+  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(s.device, &stream));
+  l.stream = static_cast<cudaStream_t>(stream);
+  const cudaError_t err = sel.kernel->launch(l);
+  if (err != cudaSuccess)
+    throw std::runtime_error(cat("fp8gemm.", s.op, ": kernel launch failed (", describe(c), "): ",
+                                 cudaGetErrorString(err)));
+}
+
+}  // namespace fp8gemm
