@@ -1,4 +1,4 @@
-"""``python -m fp8gemm.bench``: a correctness self-check, then the dense benchmark.
+"""``python -m fp8gemm.bench``: a correctness self-check, then the dense and grouped benchmarks.
 
 Exit status: 0 all good; 1 a self-check or fp8gemm result was wrong, or the native
 library is missing; 2 no sm_90 (Hopper) GPU here, nothing was run.
@@ -30,6 +30,9 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
     parser = argparse.ArgumentParser(prog=prog or "python -m fp8gemm.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer timing rounds and repetitions")
     parser.add_argument("--json", metavar="FILE", help="write every number to FILE as JSON")
+    parser.add_argument(
+        "--family", choices=("all", "dense", "grouped"), default="all", help="which op families to time (default: all)"
+    )
     parser.add_argument(
         "--no-self-check", dest="self_check", action="store_false", help="skip the correctness self-check"
     )
@@ -97,7 +100,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
 
     import fp8gemm
 
-    from . import _bench_dense
+    from . import _bench_dense, _bench_grouped
 
     props = torch.cuda.get_device_properties(0)
     env = {
@@ -110,16 +113,25 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     print(" ".join(f"{k}={v}" for k, v in env.items()), flush=True)
 
     checked = self_check(fp8gemm) if args.self_check else None
-    result = _bench_dense.run_dense(fp8gemm, quick=args.quick, log=lambda s: print(s, flush=True))
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    result: dict[str, Any] = {"rows": []}
+    if args.family in ("all", "dense"):
+        result = _bench_dense.run_dense(fp8gemm, quick=args.quick, log=log)
+    if args.family in ("all", "grouped"):
+        result["grouped"] = _bench_grouped.run_grouped(fp8gemm, quick=args.quick, log=log)
     result["env"] = env
     result["self_check_ok"] = checked
-    print(_bench_dense.format_table(result), flush=True)
+    if result["rows"]:
+        print(_bench_dense.format_table(result), flush=True)
+    if "grouped" in result:
+        print(_bench_grouped.format_grouped_table(result["grouped"]), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
         print(f"wrote {args.json}")
 
-    bench_ok = all("fp8gemm" not in r.get("notes", {}) for r in result["rows"])
+    rows = result["rows"] + result.get("grouped", {}).get("rows", [])
+    bench_ok = all("fp8gemm" not in r.get("notes", {}) for r in rows)
     return EXIT_OK if checked is not False and bench_ok else EXIT_FAILED
 
 
