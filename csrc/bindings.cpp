@@ -96,6 +96,15 @@ __attribute__((visibility("default"))) int fp8gemm_select_config(const char* kin
 __attribute__((visibility("default"))) const char* fp8gemm_last_error() { return g_last_error.c_str(); }
 
 __attribute__((visibility("default"))) void fp8gemm_set_num_sms(int n) { fp8gemm::set_num_sms(n); }
+
+// The CUDA runtime linked into the library and the driver's CUDA version (0 when no
+// driver is installed), e.g. 13000 for 13.0.
+__attribute__((visibility("default"))) void fp8gemm_cuda_versions(int* runtime, int* driver) {
+  *runtime = 0;
+  *driver = 0;
+  if (cudaRuntimeGetVersion(runtime) != cudaSuccess) *runtime = 0;
+  if (cudaDriverGetVersion(driver) != cudaSuccess) *driver = 0;
+}
 __attribute__((visibility("default"))) int fp8gemm_get_num_sms_limit() { return fp8gemm::get_num_sms_limit(); }
 
 // Testing hook: route every legal call to compiled config `index` (-1 restores the heuristic).

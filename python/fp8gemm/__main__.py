@@ -11,13 +11,18 @@ USAGE = "usage: python -m fp8gemm {info,bench} [bench options]"
 
 
 def info() -> int:
-    """Print fp8gemm, torch and CUDA versions, the GPUs and the native library's path."""
+    """Print versions, the GPUs, the native library and its compiled kernel grid, and
+    whether this GPU is supported (and why not)."""
     import torch
 
     import fp8gemm
 
     print(f"fp8gemm {getattr(fp8gemm, '__version__', 'unknown')}")
-    print(f"torch {torch.__version__} (CUDA {torch.version.cuda})")
+    print(f"torch {torch.__version__} (built for CUDA {torch.version.cuda})")
+    loaded = fp8gemm._native.is_loaded()
+    if loaded:
+        runtime, driver = fp8gemm._native.cuda_versions()
+        print(f"CUDA runtime in fp8gemm: {runtime}; driver supports CUDA: {driver}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -28,21 +33,30 @@ def info() -> int:
         print(f"GPU {i}: {props.name}, sm_{props.major}{props.minor}, {props.multi_processor_count} SMs, "
               f"{props.total_memory / 2**30:.0f} GiB")
     print(f"library: {getattr(fp8gemm, '_lib_path', None)}")
-    try:
-        torch.ops.fp8gemm.gemm_nt.default
-        loaded = "yes"
-    except Exception as exc:
-        loaded = f"no ({type(exc).__name__})"
-    print(f"native ops loaded: {loaded}")
+    print(f"native ops loaded: {'yes' if loaded else f'no ({fp8gemm._native.load_error})'}")
     print("ABI: LibTorch stable ABI (built for torch >= 2.10), kernels for sm_90a, CUDA runtime linked statically")
-    if fp8gemm._native.is_loaded():
+    if loaded:
         grid = fp8gemm.kernel_grid().splitlines()
-        print(f"compiled kernel grid: {len(grid)} configs")
+        families: dict[str, list[str]] = {}
         for line in grid:
-            print(f"  {line}")
-    if torch.cuda.is_available():
+            layout = line.split("layout=")[1].split()[0] if "layout=" in line else "?"
+            families.setdefault(layout, []).append(line)
+        summary = ", ".join(f"{name} {len(lines)}" for name, lines in families.items())
+        print(f"compiled kernel grid: {len(grid)} configs ({summary})")
+        for name, lines in families.items():
+            print(f"  [{name}]")
+            for line in lines:
+                print(f"    {line.split(' ', 1)[1] if ' ' in line else line}")
+    if count == 0:
+        print("GPU supported: no (no CUDA GPU visible)")
+    else:
         cap = torch.cuda.get_device_capability()
-        print("GPU supported: yes" if cap == (9, 0) else f"GPU supported: no (sm_{cap[0]}{cap[1]}; the kernels need sm_90)")
+        if cap != (9, 0):
+            print(f"GPU supported: no (sm_{cap[0]}{cap[1]}; the kernels are built for sm_90a: H100, H200, H20, H800)")
+        elif not loaded:
+            print("GPU supported: no (the native library did not load, see above)")
+        else:
+            print("GPU supported: yes")
     return 0
 
 

@@ -13,6 +13,10 @@ Peers:
   multiple of 4; that variant is tried when the first is refused.)
   With ``K % 128 != 0`` it returns wrong results or faults (DESIGN.md), so it is not run there.
 - bf16: ``torch.matmul(a_bf16, b_bf16.t())`` on the dequantized inputs.
+- floor: the larger of the bandwidth floor (the bytes the GEMM must move at the read
+  bandwidth measured in the same run, ``measure_read_bandwidth``) and the compute floor
+  (the flops at the FP8 peak measured in the same run, ``measure_fp8_peak``). A lower
+  bound: no kernel can beat it, and launch overheads are not in it.
 """
 
 from __future__ import annotations
@@ -72,6 +76,46 @@ def blockwise_scaled_mm(
     return run
 
 
+def streaming_read(nbytes: int) -> Callable[[], Any]:
+    """One streaming pass over `nbytes` of device memory: the bandwidth floor of a shape."""
+    buf = torch.ones(max(1, nbytes // 4), dtype=torch.float32, device="cuda")
+    return lambda: buf.sum()
+
+
+def measure_fp8_peak(size: int = 8192, rep: int = 10) -> float:
+    """TFLOPS of cuBLAS FP8 with per-tensor scales on a size^3 GEMM: the compute ceiling
+    the floors use (measured, since clocks and parts differ)."""
+    a = torch.randn(size, size, device="cuda").to(torch.float8_e4m3fn)
+    b = torch.randn(size, size, device="cuda").to(torch.float8_e4m3fn).t()
+    one = torch.ones((), device="cuda")
+    t = bench_kernel(lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16),
+                     warmup=3, rep=rep)["median_us"]
+    return 2.0 * size**3 / t / 1e6
+
+
+def measure_read_bandwidth(nbytes: int = 1 << 30) -> float:
+    """GB/s of one streaming read over `nbytes` (after an L2 flush): the bandwidth ceiling."""
+    read = streaming_read(nbytes)
+    t = bench_kernel(read, warmup=2, rep=10)["median_us"]
+    return nbytes / t / 1e3
+
+
+def add_floor(row: dict[str, Any], flops: float, ceilings: dict[str, float] | None) -> None:
+    """floor_us = max(bytes at the measured read bandwidth, flops at the measured FP8 peak);
+    pct_of_floor = floor_us / fp8gemm_us in percent. `ceilings`: fp8_peak_tflops, read_gbps."""
+    ceilings = ceilings or {}
+    floors = []
+    if ceilings.get("read_gbps") and row.get("bytes"):
+        row["bandwidth_floor_us"] = row["bytes"] / ceilings["read_gbps"] / 1e3
+        floors.append(row["bandwidth_floor_us"])
+    if ceilings.get("fp8_peak_tflops"):
+        row["compute_floor_us"] = flops / ceilings["fp8_peak_tflops"] / 1e6
+        floors.append(row["compute_floor_us"])
+    row["floor_us"] = max(floors) if floors else None
+    if row["floor_us"] and row.get("fp8gemm_us"):
+        row["pct_of_floor"] = 100.0 * row["floor_us"] / row["fp8gemm_us"]
+
+
 def _config_str(cfg: dict[str, Any] | None) -> str:
     if not cfg:
         return "?"
@@ -121,7 +165,8 @@ def _time_round_robin(
 
 
 def bench_shape(
-    fp8gemm: Any, m: int, n: int, k: int, *, rounds: int, rep: int, warmup: int, seed: int
+    fp8gemm: Any, m: int, n: int, k: int, *, rounds: int, rep: int, warmup: int, seed: int,
+    ceilings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Check and time the three candidates on one shape; return a JSON-ready row."""
     row: dict[str, Any] = {"m": m, "n": n, "k": k}
@@ -164,11 +209,11 @@ def bench_shape(
     a_bf16 = dequantize_1x128(a, sa).to(torch.bfloat16)
     b_bf16 = dequantize_128x128(b, sb).to(torch.bfloat16)
     try_candidate("bf16", lambda: torch.matmul(a_bf16, b_bf16.t()), math.inf)
+    flops, nbytes = 2.0 * m * n * k, _bytes_moved(m, n, k)
 
     times = _time_round_robin(cands, rounds, rep, warmup)
     row["times"] = times
     row["notes"] = notes
-    flops, nbytes = 2.0 * m * n * k, _bytes_moved(m, n, k)
     us = {name: t["median_us"] for name, t in times.items()}
     row["fp8gemm_us"] = us.get("fp8gemm")
     row["cublas_blockwise_us"] = us.get("cublas_blockwise")
@@ -180,7 +225,11 @@ def bench_shape(
         for peer in ("cublas_blockwise", "bf16"):
             if us.get(peer):
                 row[f"speedup_vs_{peer}"] = us[peer] / row["fp8gemm_us"]
+    add_floor(row, flops, ceilings)
     return row
+
+
+QUICK_SHAPES: list[tuple[int, int, int]] = [(64, 2112, 7168), (128, 7168, 2048), (4096, 4096, 7168)]
 
 
 def run_dense(
@@ -189,14 +238,18 @@ def run_dense(
     *,
     quick: bool = False,
     log: Callable[[str], None] = print,
+    ceilings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Benchmark every shape; return rows plus the summary numbers (JSON-ready)."""
-    shapes = DENSE_BENCH_SHAPES if shapes is None else shapes
+    """Benchmark every shape; return rows plus the summary numbers (JSON-ready).
+    `log` is called before each shape (a progress bar or a line)."""
+    if shapes is None:
+        shapes = QUICK_SHAPES if quick else DENSE_BENCH_SHAPES
     rounds, rep, warmup = (2, 10, 3) if quick else (5, 20, 5)
     rows = []
     for i, (m, n, k) in enumerate(shapes):
-        log(f"[{i + 1}/{len(shapes)}] m={m} n={n} k={k}")
-        rows.append(bench_shape(fp8gemm, m, n, k, rounds=rounds, rep=rep, warmup=warmup, seed=1000 + i))
+        log(f"dense m={m} n={n} k={k}")
+        rows.append(bench_shape(fp8gemm, m, n, k, rounds=rounds, rep=rep, warmup=warmup, seed=1000 + i,
+                                ceilings=ceilings))
         torch.cuda.empty_cache()
 
     ratios = [r["speedup_vs_cublas_blockwise"] for r in rows if "speedup_vs_cublas_blockwise" in r]
@@ -237,16 +290,18 @@ def _fmt(x: float | None, spec: str) -> str:
 def format_table(result: dict[str, Any]) -> str:
     """The human-readable report: one line per shape, then the summary."""
     head = (
-        f"{'M':>5} {'N':>6} {'K':>6} | {'config':<22} | {'fp8gemm us':>10} {'TFLOPS':>7} {'GB/s':>6} | "
-        f"{'cuBLAS-bw us':>12} {'bf16 us':>8} | {'x bw':>5} {'x bf16':>6}"
+        f"{'M':>5} {'N':>6} {'K':>6} | {'config':<22} | {'fp8gemm us':>10} {'TFLOPS':>7} {'GB/s':>6} "
+        f"{'% floor':>7} | {'cuBLAS-bw us':>12} {'bf16 us':>8} {'floor us':>8} | {'x bw':>5} {'x bf16':>6}"
     )
     lines = [head, "-" * len(head)]
     for r in result["rows"]:
         flag = " !" if "fp8gemm" in r.get("notes", {}) else ""
         lines.append(
             f"{r['m']:>5} {r['n']:>6} {r['k']:>6} | {_config_str(r.get('config')):<22} | "
-            f"{_fmt(r.get('fp8gemm_us'), '10.1f')} {_fmt(r.get('tflops'), '7.0f')} {_fmt(r.get('gbps'), '6.0f')} | "
-            f"{_fmt(r.get('cublas_blockwise_us'), '12.1f')} {_fmt(r.get('bf16_us'), '8.1f')} | "
+            f"{_fmt(r.get('fp8gemm_us'), '10.1f')} {_fmt(r.get('tflops'), '7.0f')} {_fmt(r.get('gbps'), '6.0f')} "
+            f"{_fmt(r.get('pct_of_floor'), '7.0f')} | "
+            f"{_fmt(r.get('cublas_blockwise_us'), '12.1f')} {_fmt(r.get('bf16_us'), '8.1f')} "
+            f"{_fmt(r.get('floor_us'), '8.1f')} | "
             f"{_fmt(r.get('speedup_vs_cublas_blockwise'), '5.2f')} {_fmt(r.get('speedup_vs_bf16'), '6.2f')}{flag}"
         )
     for r in result["rows"]:
@@ -256,7 +311,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines.append(
         f"geomean speedup vs cuBLAS blockwise: {_fmt(geo, '.3f')} over {result.get('geomean_over_shapes', 0)} shapes"
     )
-    lines.append(f"TFLOPS at 4096x7168x16384: {_fmt(result.get('tflops_4096x7168x16384'), '.0f')}")
+    if result.get("tflops_4096x7168x16384") is not None:
+        lines.append(f"TFLOPS at 4096x7168x16384: {_fmt(result.get('tflops_4096x7168x16384'), '.0f')}")
     hc = result.get("host_cost_us") or {}
     lines.append(
         f"host cost per call (m,n,k={tuple(hc.get('shape', ()))}): "

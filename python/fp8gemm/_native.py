@@ -40,6 +40,7 @@ def _load() -> None:
     _cdll.fp8gemm_kernel_grid.restype = ctypes.c_char_p
     _cdll.fp8gemm_force_kernel.argtypes = [ctypes.c_int]
     _cdll.fp8gemm_num_kernels.restype = ctypes.c_int
+    _cdll.fp8gemm_cuda_versions.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
 
 
 _load()
@@ -54,3 +55,14 @@ def lib() -> ctypes.CDLL:
 
 def is_loaded() -> bool:
     return _cdll is not None
+
+
+def cuda_versions() -> tuple[str, str]:
+    """(CUDA runtime linked into the library, driver's CUDA version) as "13.0", or "none"."""
+    runtime, driver = ctypes.c_int(0), ctypes.c_int(0)
+    lib().fp8gemm_cuda_versions(ctypes.byref(runtime), ctypes.byref(driver))
+
+    def text(v: int) -> str:
+        return f"{v // 1000}.{v % 1000 // 10}" if v > 0 else "none"
+
+    return text(runtime.value), text(driver.value)
