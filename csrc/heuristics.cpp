@@ -152,7 +152,11 @@ std::string describe(const KernelConfig& c) {
 
 namespace {
 std::atomic<int> g_forced{-1};
-}
+std::atomic<bool> g_batch_invariant{false};
+}  // namespace
+
+void set_batch_invariant(bool on) { g_batch_invariant.store(on, std::memory_order_relaxed); }
+bool batch_invariant() { return g_batch_invariant.load(std::memory_order_relaxed); }
 
 void force_kernel_1d2d(int index) { g_forced.store(index < kNumKernels1D2D ? index : -1); }
 
@@ -167,10 +171,10 @@ Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t gr
       return {&kKernels1D2D[forced], e.grid, e.cycles};
     }
   }
-  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int, int>;
+  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int, int, bool>;
   static std::map<Key, Selection> cache;
   static std::shared_mutex mutex;
-  const Key key{static_cast<int>(layout), m, n, k, groups, static_cast<int>(out), num_sms};
+  const Key key{static_cast<int>(layout), m, n, k, groups, static_cast<int>(out), num_sms, batch_invariant()};
   {
     std::shared_lock<std::shared_mutex> lock(mutex);
     auto it = cache.find(key);

@@ -138,3 +138,22 @@ def test_refused_before_launch(case, op):
     torch.cuda.synchronize()
     assert case[3] in str(info.value)
     assert f"fp8gemm.m_grouped_gemm_nt_{op}:" in str(info.value)
+
+
+@pytest.mark.skipif(hopper_skip_reason() is not None, reason=hopper_skip_reason() or "")
+@pytest.mark.parametrize("op", ["contiguous_out", "masked_out", "offset_out"])
+def test_out_overlapping_an_input_is_refused(op):
+    """out aliasing an operand would be read while written: refused before any launch."""
+    x = valid("cuda")
+    if op == "masked_out":
+        storage = torch.zeros(G * MMAX * N * 2, dtype=torch.bfloat16, device="cuda")
+        x["out3"] = storage[: G * MMAX * N].view(G, MMAX, N)
+        # sa3 in canonical layout, starting inside out's last row
+        flat = storage[G * MMAX * N - 64 :].view(torch.float32)
+        x["sa3"] = flat[: G * 40 * KB].view(G, KB, 40).transpose(1, 2)
+    else:
+        storage = torch.zeros(M * N + M * KB * 2, dtype=torch.bfloat16, device="cuda")
+        x["out"] = storage[: M * N].view(M, N)
+        x["sa"] = storage[M * N - 64 :].view(torch.float32)[: M * KB].view(KB, M).t()  # overlaps out's tail
+    with pytest.raises(ValueError, match="out must not overlap sa"):
+        OPS[op](x)

@@ -37,6 +37,8 @@ __all__ = [
     "m_grouped_gemm_nt_offset_out",
     "select_config",
     "set_num_sms",
+    "set_batch_invariant",
+    "get_batch_invariant",
     "get_num_sms",
     "get_m_alignment_for_contiguous_layout",
     "get_tma_aligned_size",
@@ -205,6 +207,24 @@ def set_num_sms(n: Optional[int]) -> None:
     if n is not None and (not isinstance(n, int) or n < 0):
         raise ValueError(f"fp8gemm.set_num_sms: n must be a non-negative int or None, got {n!r}")
     _native.lib().fp8gemm_set_num_sms(int(n or 0))
+
+
+def set_batch_invariant(on: bool) -> None:
+    """Batch-invariant mode: a row's result does not depend on M or on the other rows.
+
+    Every kernel fp8gemm compiles reduces K for an output element in one fixed order (no
+    split of K across CTAs), so the results are bitwise identical across configs, M and
+    batch composition already; the mode guarantees it stays so (any schedule that would
+    change the reduction order stands aside while it is on). Process-wide.
+    """
+    if not isinstance(on, bool):
+        raise TypeError(f"fp8gemm.set_batch_invariant: on must be a bool, got {type(on).__name__}")
+    _native.lib().fp8gemm_set_batch_invariant(int(on))
+
+
+def get_batch_invariant() -> bool:
+    """Whether batch-invariant mode is on."""
+    return bool(_native.lib().fp8gemm_get_batch_invariant())
 
 
 def get_num_sms() -> int:
