@@ -93,14 +93,18 @@ def full_grid() -> list[Config]:
     # fp32 output (accumulating GEMMs): a smaller set.
     for block_m, block_n, mc in itertools.product((64, 128), (64, 128, 160), ("none", "a")):
         configs.append(Config(block_m, block_n, mc, "f32"))
-    # M-grouped layouts, bf16 output. A tile holds one group, so block_m <= 128, and only A
-    # is shared across a cluster (a pair of m blocks may straddle two groups' weights).
+    # M-grouped layouts, bf16 output. Only A is shared across a cluster (a pair of m blocks
+    # may straddle two groups' weights).
     # Contiguous: groups of >= 128 rows (prefill, training): the 128-row tiles of the
     # dense set, plus 64-row tiles for few tiles per wave.
     for block_n, mc in itertools.product((96, 128, 160), ("none", "a")):
         configs.append(Config(128, block_n, mc, "bf16", "contiguous"))
     for block_n in (64, 128):
         configs.append(Config(64, block_n, "none", "bf16", "contiguous"))
+    # 256-row tiles, as for dense large M (less shared-memory traffic per flop). A tile that
+    # holds the ends of two groups runs twice, once per group (sm90_scheduler.cuh).
+    for mc in ("none", "a"):
+        configs.append(Config(256, 128, mc, "bf16", "contiguous"))
     # Masked and offset: few rows per group (decode) up to thousands (prefill).
     for layout in ("masked", "offset"):
         for block_n in (32, 64, 128):

@@ -119,6 +119,40 @@ def test_contiguous_out_of_range_indices_are_skipped() -> None:
     _check_rows(out[384:], reference_gemm_nt(a[384:], sa[384:], b[3], sb[3]), "group 3")
 
 
+def test_contiguous_every_config_mixed_tiles_and_padding_blocks() -> None:
+    """Every compiled contiguous config (forced), on a layout with 128-row blocks of padding
+    only, 256-row spans holding two groups, and a group of 1 row: valid rows right, padding
+    blocks never written."""
+    from fp8gemm import _native
+
+    g, n, k = 4, 384, 640
+    b, sb = random_fp8_weights(g, n, k, seed=3)
+    blocks = [0, -1, 1, 1, 2, -1, -1, 3, 0]  # group of each 128-row block, -1: padding only
+    rows_in_block = [128, 0, 128, 1, 77, 0, 0, 128, 128]
+    m_indices = torch.full((128 * len(blocks),), -1, dtype=torch.int32)
+    for i, (grp, rows) in enumerate(zip(blocks, rows_in_block)):
+        m_indices[128 * i : 128 * i + rows] = grp
+    m_indices = m_indices.cuda()
+    a, sa = random_fp8_activations((m_indices.numel(), k), seed=4)
+    lines = fp8gemm.kernel_grid().splitlines()
+    configs = [i for i, line in enumerate(lines) if "layout=contiguous" in line]
+    assert configs
+    try:
+        for idx in configs:
+            _native.lib().fp8gemm_force_kernel(idx)
+            out = _poisoned((m_indices.numel(), n))
+            fp8gemm.m_grouped_gemm_nt_contiguous_out(a, sa, b, sb, m_indices, out)
+            torch.cuda.synchronize()
+            for i, (grp, rows) in enumerate(zip(blocks, rows_in_block)):
+                r = slice(128 * i, 128 * i + rows)
+                if grp < 0:
+                    assert (out[128 * i : 128 * (i + 1)] == POISON).all(), f"{lines[idx]}: padding block {i} written"
+                else:
+                    _check_rows(out[r], reference_gemm_nt(a[r], sa[r], b[grp], sb[grp]), f"{lines[idx]} block {i}")
+    finally:
+        _native.lib().fp8gemm_force_kernel(-1)
+
+
 # ---------------------------------------------------------------- masked
 
 MASKED_CASES = [

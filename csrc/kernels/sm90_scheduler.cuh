@@ -24,7 +24,8 @@ struct Tile {
   int n_base;   // first column
   int group;    // index into B's groups (0 for dense)
   int a_row;    // first row in A's and D's 2-D row space
-  int row_end;  // rows at or past this (same space) belong to no valid output row of the tile
+  int row_begin;  // rows of the tile before this (same space) are computed but not stored
+  int row_end;    // rows at or past this (same space) belong to no valid output row of the tile
   int sa_row;   // A-scale tensor-map coordinates: row sa_row, K-block column sa_kb0 + kb
   int sa_kb0;
   bool skip;    // a contiguous-layout block of padding rows: nothing to compute
@@ -50,10 +51,17 @@ template <int kBlockM, int kBlockN, Multicast kMulticast, Layout kLayout>
 struct Scheduler;
 
 // Dense and contiguous: one grid of tiles over all M rows.
+//
+// Contiguous groups start on 128-row boundaries, so a 256-row tile may hold the end of one
+// group and the start of the next. Such a "mixed" tile is computed twice, once per group,
+// each pass storing only its own 128 rows: the second passes are extra units numbered after
+// all the regular ones (mostly skipped: only mixed tiles have one), so every CTA gets its
+// share of them.
 template <int kBlockM, int kBlockN, Multicast kMulticast, Layout kLayout>
 struct FlatScheduler {
   static constexpr int kCluster = kMulticast == Multicast::kNone ? 1 : 2;
-  int units_m, units_n, num_units;
+  static constexpr bool kSplitPairs = kLayout == Layout::kContiguous && kBlockM == 256;
+  int units_m, units_n, num_units, base_units;
   int cluster_id, num_clusters, rank;
   const GemmArgs* args;
 
@@ -62,7 +70,8 @@ struct FlatScheduler {
     const int blocks_n = (a.n + kBlockN - 1) / kBlockN;
     units_m = kMulticast == Multicast::kB ? blocks_m / 2 : blocks_m;
     units_n = kMulticast == Multicast::kA ? blocks_n / 2 : blocks_n;
-    num_units = units_m * units_n;
+    base_units = units_m * units_n;
+    num_units = kSplitPairs ? 2 * base_units : base_units;
     cluster_id = blockIdx.x / kCluster;
     num_clusters = gridDim.x / kCluster;
     rank = static_cast<int>(cta_rank);
@@ -70,26 +79,49 @@ struct FlatScheduler {
 
   // The i-th tile of this CTA; false when it has none left.
   __device__ __forceinline__ bool tile(int i, Tile& t) const {
-    const int unit = cluster_id + i * num_clusters;
+    int unit = cluster_id + i * num_clusters;
     if (unit >= num_units) return false;
+    const bool second_pass = kSplitPairs && unit >= base_units;
+    if (second_pass) unit -= base_units;
     int um, un;
     raster(unit, units_m, units_n, um, un);
     const int m_block = kMulticast == Multicast::kB ? um * 2 + rank : um;
     const int n_block = kMulticast == Multicast::kA ? un * 2 + rank : un;
     t.n_base = n_block * kBlockN;
     t.a_row = m_block * kBlockM;
+    t.row_begin = t.a_row;
     t.row_end = args->m;
     t.sa_row = t.a_row;
     t.sa_kb0 = 0;
     t.group = 0;
     t.skip = false;
     if constexpr (kLayout == Layout::kContiguous) {
-      // The block's group is its first row's (groups start on 128-row boundaries, so a
-      // block of <= 128 rows holds one group and then padding). -1 or anything out of
-      // range: a padding block, skipped.
-      const int g = __ldg(static_cast<const int*>(args->group_info) + t.a_row);
-      t.skip = g < 0 || g >= args->num_groups;
-      t.group = t.skip ? 0 : g;
+      // A 128-row block's group is its first row's (groups start on 128-row boundaries, so
+      // such a block holds one group and then padding). -1 or anything out of range: a
+      // padding block, skipped.
+      const int* m_indices = static_cast<const int*>(args->group_info);
+      const int g0 = __ldg(m_indices + t.a_row);
+      const bool valid0 = g0 >= 0 && g0 < args->num_groups;
+      if constexpr (kSplitPairs) {
+        const bool has_half = t.a_row + 128 < args->m;
+        const int g1 = has_half ? __ldg(m_indices + t.a_row + 128) : -1;
+        const bool valid1 = g1 >= 0 && g1 < args->num_groups;
+        const bool mixed = valid1 && (!valid0 || g1 != g0);
+        if (second_pass) {  // the second group of a mixed tile: its 128 rows only
+          t.skip = !mixed;
+          t.group = mixed ? g1 : 0;
+          t.row_begin = t.a_row + 128;
+        } else {
+          t.skip = !valid0;
+          t.group = valid0 ? g0 : 0;
+          // Only the first half is this group's when the second half is another group's
+          // or padding (a padding block is never written).
+          if (has_half && (mixed || !valid1)) t.row_end = min(t.row_end, t.a_row + 128);
+        }
+      } else {
+        t.skip = !valid0;
+        t.group = valid0 ? g0 : 0;
+      }
     }
     return true;
   }
@@ -147,11 +179,13 @@ struct GroupedScheduler {
     t.skip = false;
     if constexpr (kLayout == Layout::kMasked) {
       t.a_row = g * args->mmax + um * kBlockM;
+      t.row_begin = t.a_row;
       t.row_end = g * args->mmax + bound[g];
       t.sa_row = um * kBlockM;
       t.sa_kb0 = g * num_kb;
     } else {
       t.a_row = bound[g] + um * kBlockM;
+      t.row_begin = t.a_row;
       t.row_end = bound[g + 1];
       t.sa_row = t.a_row;
       t.sa_kb0 = 0;

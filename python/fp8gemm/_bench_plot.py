@@ -9,24 +9,26 @@ import math
 from collections import defaultdict
 from typing import Any
 
-# candidate key in a row -> legend label, line style
+# candidate key in a row -> legend label, line style, colour (fixed, so a missing peer does
+# not shift the others' colours)
 DENSE_LINES = {
-    "fp8gemm_us": ("fp8gemm", "-o"),
-    "cublas_blockwise_us": ("cuBLAS blockwise FP8", "-s"),
-    "bf16_us": ("cuBLAS bf16", "-^"),
-    "floor_us": ("floor (bandwidth / FP8 peak)", "--"),
+    "fp8gemm_us": ("fp8gemm", "-o", "tab:blue"),
+    "cublas_blockwise_us": ("cuBLAS blockwise FP8", "-s", "tab:orange"),
+    "bf16_us": ("cuBLAS bf16", "-^", "tab:green"),
+    "floor_us": ("floor (bandwidth / FP8 peak)", "--", "tab:gray"),
 }
 GROUPED_LINES = {
-    "fp8gemm_us": ("fp8gemm", "-o"),
-    "fp8_rowwise_grouped_us": ("torch FP8 row-wise grouped", "-s"),
-    "bf16_grouped_us": ("torch bf16 grouped", "-^"),
-    "cublas_loop_us": ("cuBLAS blockwise per group", "-v"),
-    "floor_us": ("floor (bandwidth / FP8 peak)", "--"),
+    "fp8gemm_us": ("fp8gemm", "-o", "tab:blue"),
+    "fp8_rowwise_grouped_us": ("torch FP8 row-wise grouped", "-s", "tab:purple"),
+    "bf16_grouped_us": ("torch bf16 grouped", "-^", "tab:olive"),
+    "cublas_loop_us": ("cuBLAS blockwise, one call per group", "-v", "tab:red"),
+    "floor_us": ("floor (bandwidth / FP8 peak)", "--", "tab:gray"),
 }
 
 
-def _families(report: dict[str, Any]) -> list[tuple[str, str, list[tuple[float, float, dict]], dict]]:
-    """(title, x label, [(x, flops, row)], lines) per shape family of the report."""
+def _families(report: dict[str, Any]) -> list[tuple[str, str, list[tuple[Any, float, dict]], dict]]:
+    """(title, x label, [(x, flops, row)], lines) per shape family of the report. Dense:
+    x = M. Grouped: x = "GxR" (G groups of about R rows), in the report's order."""
     out = []
     dense = defaultdict(list)
     for r in report.get("families", {}).get("dense", {}).get("rows", []):
@@ -36,9 +38,9 @@ def _families(report: dict[str, Any]) -> list[tuple[str, str, list[tuple[float, 
     grouped = defaultdict(list)
     for r in report.get("families", {}).get("grouped", {}).get("rows", []):
         grouped[(r["layout"], r["n"], r["k"])].append(
-            (r["rows"], 2.0 * r["rows"] * r["n"] * r["k"], r))
+            (f"{r['g']}x{r['rows_per_group']}", 2.0 * r["rows"] * r["n"] * r["k"], r))
     for (layout, n, k), pts in sorted(grouped.items()):
-        out.append((f"{layout} N={n} K={k}", "M (rows, all groups)", sorted(pts, key=lambda p: p[0]), GROUPED_LINES))
+        out.append((f"{layout} N={n} K={k}", "G groups x ~R rows", pts, GROUPED_LINES))
     return out
 
 
@@ -59,13 +61,18 @@ def plot_report(report: dict[str, Any], path: str) -> None:
     rows = math.ceil(len(families) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
     for ax, (title, xlabel, pts, lines) in zip(axes.flat, families):
-        for key, (label, style) in lines.items():
-            xs = [x for x, flops, r in pts if r.get(key)]
+        categorical = isinstance(pts[0][0], str)
+        for key, (label, style, color) in lines.items():
+            xs = [i if categorical else x for i, (x, flops, r) in enumerate(pts) if r.get(key)]
             ys = [flops / r[key] / 1e6 for x, flops, r in pts if r.get(key)]
             if xs:
-                ax.plot(xs, ys, style, label=label, markersize=4, linewidth=1.2)
+                ax.plot(xs, ys, style, label=label, color=color, markersize=4, linewidth=1.2)
         ax.set_title(title, fontsize=9)
-        ax.set_xscale("log", base=2)
+        if categorical:
+            ax.set_xticks(range(len(pts)))
+            ax.set_xticklabels([x for x, _, _ in pts], rotation=30, fontsize=7)
+        else:
+            ax.set_xscale("log", base=2)
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel("TFLOPS", fontsize=8)
         ax.tick_params(labelsize=7)
