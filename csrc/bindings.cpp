@@ -97,6 +97,10 @@ __attribute__((visibility("default"))) const char* fp8gemm_last_error() { return
 
 __attribute__((visibility("default"))) void fp8gemm_set_num_sms(int n) { fp8gemm::set_num_sms(n); }
 
+// Programmatic dependent launch for every later launch (process-wide, opt-in).
+__attribute__((visibility("default"))) void fp8gemm_set_pdl(int on) { fp8gemm::set_pdl(on != 0); }
+__attribute__((visibility("default"))) int fp8gemm_get_pdl() { return fp8gemm::pdl_enabled() ? 1 : 0; }
+
 // Batch-invariant mode: a row's result must not depend on M or on the other rows.
 __attribute__((visibility("default"))) void fp8gemm_set_batch_invariant(int on) { fp8gemm::set_batch_invariant(on != 0); }
 __attribute__((visibility("default"))) int fp8gemm_get_batch_invariant() { return fp8gemm::batch_invariant() ? 1 : 0; }

@@ -20,7 +20,11 @@ constexpr int kMaxDevices = 64;
 std::array<DeviceInfo, kMaxDevices> g_info;
 std::array<std::once_flag, kMaxDevices> g_info_once;
 std::atomic<int> g_num_sms_limit{0};
+std::atomic<bool> g_pdl{false};
 }  // namespace
+
+void set_pdl(bool on) { g_pdl.store(on, std::memory_order_relaxed); }
+bool pdl_enabled() { return g_pdl.load(std::memory_order_relaxed); }
 
 const DeviceInfo& device_info(int device) {
   if (device < 0 || device >= kMaxDevices)

@@ -57,6 +57,10 @@ const DeviceInfo& device_info(int device);
 // SMs the kernels may use on `device`: the device's count, or the limit set by set_num_sms.
 int usable_sms(int device);
 void set_num_sms(int n);  // 0 = no limit
+// Programmatic dependent launch (opt-in, process-wide): kernels are launched so that their
+// prologue may overlap the previous kernel's tail in the stream.
+void set_pdl(bool on);
+bool pdl_enabled();
 int get_num_sms_limit();
 
 bool print_configs();  // FP8GEMM_PRINT_CONFIGS=1

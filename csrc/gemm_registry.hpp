@@ -26,6 +26,7 @@ struct Launch1D2D {
   GemmArgs args;
   int grid;
   int device;
+  bool pdl;  // launch with programmatic stream serialization (see set_pdl)
   cudaStream_t stream;
 };
 

@@ -203,6 +203,7 @@ void launch_1d2d(Launch1D2DSpec& s) {
   l.args.ldd = s.n;
   l.grid = sel.grid;
   l.device = s.device;
+  l.pdl = pdl_enabled();
   void* stream = nullptr;
   STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(s.device, &stream));
   l.stream = static_cast<cudaStream_t>(stream);

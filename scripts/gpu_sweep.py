@@ -44,7 +44,7 @@ def main() -> None:
             cfg = fp8gemm.select_config("gemm_nt", m, n, k)
             results = []
             for idx, line in enumerate(configs):
-                if "out=fp32" in line:
+                if "out=fp32" in line or "layout=dense" not in line:
                     continue
                 bm = int(line.split("block_m=")[1].split()[0])
                 bn = int(line.split("block_n=")[1].split()[0])
@@ -56,7 +56,7 @@ def main() -> None:
             results.sort()
             flops = 2 * m * n * k
             best = results[0]
-            name = lambda l: " ".join(w.split("=")[1] for w in l.split()[1:5])  # noqa: E731
+            name = lambda l: " ".join(w.split("=")[1] for w in l.split()[2:6])  # noqa: E731
             print(f"{m:5d} {n:6d} {k:6d} heur {heur:8.1f}us {flops/heur/1e6:6.0f}TF "
                   f"[{cfg['block_m']} {cfg['block_n']} {cfg['stages']} {cfg['multicast']}]  best {best[0]:8.1f}us "
                   f"{flops/best[0]/1e6:6.0f}TF [{name(best[1])}]  2nd [{name(results[1][1])}] {results[1][0]:.1f}  "

@@ -105,6 +105,11 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
     }
     fence_barrier_init();
   }
+  // Everything above (launch, shared-memory carve-up, barrier init, descriptor prefetch)
+  // may overlap the previous kernel's tail under programmatic dependent launch; nothing
+  // below reads or writes global memory before that kernel is done.
+  griddep_wait();
+  griddep_launch_dependents();
   if constexpr (layout_has_group_table(kLayout)) build_group_table<kBlockM, kLayout>(args, group_table);
   if constexpr (kCluster > 1) {
     cluster_sync();

@@ -107,6 +107,14 @@ __device__ __forceinline__ void fence_proxy_async_smem() {
   asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 }
 
+// ---------------------------------------------------------------- programmatic dependent launch
+// Wait until the grid this one depends on (launched before it in the stream with PDL) has
+// finished and its memory is visible; a no-op when the launch was not programmatic.
+__device__ __forceinline__ void griddep_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+// Let the next grid in the stream start its prologue (it still waits for this one in
+// griddep_wait before touching memory).
+__device__ __forceinline__ void griddep_launch_dependents() { asm volatile("griddepcontrol.launch_dependents;"); }
+
 // ---------------------------------------------------------------- cluster, registers, named barriers
 __device__ __forceinline__ uint32_t cluster_cta_rank() {
   uint32_t rank;

@@ -38,6 +38,8 @@ __all__ = [
     "select_config",
     "set_num_sms",
     "set_batch_invariant",
+    "set_pdl",
+    "get_pdl",
     "get_batch_invariant",
     "get_num_sms",
     "get_m_alignment_for_contiguous_layout",
@@ -220,6 +222,26 @@ def set_batch_invariant(on: bool) -> None:
     if not isinstance(on, bool):
         raise TypeError(f"fp8gemm.set_batch_invariant: on must be a bool, got {type(on).__name__}")
     _native.lib().fp8gemm_set_batch_invariant(int(on))
+
+
+def set_pdl(on: bool) -> None:
+    """Programmatic dependent launch (opt-in, process-wide; off by default).
+
+    When on, every fp8gemm kernel is launched so that its prologue (CTA launch, shared-memory
+    set-up, barrier init, tensor-map prefetch) overlaps the tail of the previous kernel in the
+    stream, and it lets the next kernel start its own prologue early. Each kernel still waits
+    for the previous one to finish before it touches memory, so results are unchanged. Works
+    in eager mode and inside CUDA graphs (captured as programmatic edges); the gain is a few
+    microseconds per kernel boundary, which matters in decode loops.
+    """
+    if not isinstance(on, bool):
+        raise TypeError(f"fp8gemm.set_pdl: on must be a bool, got {type(on).__name__}")
+    _native.lib().fp8gemm_set_pdl(int(on))
+
+
+def get_pdl() -> bool:
+    """Whether programmatic dependent launch is on."""
+    return bool(_native.lib().fp8gemm_get_pdl())
 
 
 def get_batch_invariant() -> bool:
