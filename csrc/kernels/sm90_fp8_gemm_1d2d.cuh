@@ -66,6 +66,10 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
   // block ahead of the promotion; wider tiles have no registers for it and promote the
   // first half of the tile while the second half's MMAs still run.
   constexpr bool kDeferred = kWaves == 1 && kBlockN <= 128;
+  // NOTES: accumulator sets in flight in the deferred loop: as many as the registers hold
+  // beside the promoted sum (fin) and ~56 for addresses and scales, at most 4 (narrow
+  // decode tiles are latency-bound: one more group in flight hides one more MMA latency).
+  constexpr int kDepth = deferred_depth(kBlockN, kMathWG);
   constexpr int kChunkN = kBlockN / 2;
   constexpr int kChunkRegs = kChunkN / 2;
   // NOTES: register split after setmaxnreg. The accumulator sets (2 or 3 x kBlockN / 2
@@ -237,58 +241,69 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
       for (int j = 0; j < kWaves * kBlockN / 2; ++j) fin[j] = 0.0f;
 
       if constexpr (kDeferred) {
-        // Software-pipelined: K block kb + 1 is issued into the other accumulator set
-        // before block kb is promoted, so the tensor core has queued work while the
-        // promotion FFMAs run.
-        float acc2[kBlockN / 2];
-        float4 sc_a, sc_b;  // the scale products of the block in acc / acc2
-        int cur_stage = stage;
-        auto issue = [&](float* a) {
+        // Software-pipelined over kDepth accumulator sets: K block kb is issued into set
+        // kb % kDepth while the kDepth - 1 blocks before it are still in flight, and the
+        // oldest is promoted once wait_group leaves only the newer ones pending. The tensor
+        // core always has queued work while the promotion FFMAs run, and for narrow tiles
+        // (decode) several small MMA groups overlap their latency.
+        float accs[kDepth][kBlockN / 2];
+        float4 sc[kDepth];  // the scale products of the block in each set
+        int st[kDepth];     // the stage each set's block came from
+        auto load_issue = [&](auto d_const) {
+          constexpr int d = decltype(d_const)::value;
+          mbarrier_wait(&full[stage], phase);
+          sc[d] = scales(stage, next_sb());
           const uint64_t da = desc_a(stage), db = desc_b(stage);
-          fence_registers<kBlockN / 2>(a);
+          fence_registers<kBlockN / 2>(accs[d]);
           wgmma_fence();
 #pragma unroll
-          for (int kk = 0; kk < kBlockK / 32; ++kk) WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, a, kk > 0);
+          for (int kk = 0; kk < kBlockK / 32; ++kk)
+            WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, accs[d], kk > 0);
           wgmma_commit();
-          // No register fence here: touching `a` while its group is in flight makes
+          // No register fence here: touching the set while its group is in flight makes
           // ptxas serialize every wgmma (C7514); the wait before its promotion orders it.
-        };
-        // Issue the next block (kb + 1) into `nxt`, then retire the block in `cur`:
-        // wait_group 1 leaves only the newest group pending.
-        auto step = [&](float* cur, float* nxt, const float4& sc_cur, float4& sc_nxt) {
-          mbarrier_wait(&full[stage], phase);
-          sc_nxt = scales(stage, next_sb());
-          issue(nxt);
-          wgmma_wait<1>();
-          fence_registers<kBlockN / 2>(cur);
-          release(cur_stage);
-          cur_stage = stage;
+          st[d] = stage;
           advance();
-          promote(cur, sc_cur, 0, kBlockN / 8);
         };
-        mbarrier_wait(&full[stage], phase);
-        sc_a = scales(stage, next_sb());
-        issue(acc);
-        cur_stage = stage;
-        advance();
-        // Unconditional issues in the loop and explicit drains after it let ptxas see
-        // which accumulators are in flight (otherwise it serializes every wgmma).
-        int kb = 0;
-        for (; kb + 2 < num_kb; kb += 2) {
-          step(acc, acc2, sc_a, sc_b);
-          step(acc2, acc, sc_b, sc_a);
-        }
-        if (kb + 1 < num_kb) {
-          step(acc, acc2, sc_a, sc_b);
-          wgmma_wait<0>();
-          fence_registers<kBlockN / 2>(acc2);
-          release(cur_stage);
-          promote(acc2, sc_b, 0, kBlockN / 8);
+        auto retire = [&](auto d_const) {
+          constexpr int d = decltype(d_const)::value;
+          fence_registers<kBlockN / 2>(accs[d]);
+          release(st[d]);
+          promote(accs[d], sc[d], 0, kBlockN / 8);
+        };
+        // Set indices are compile-time everywhere (unrolled chunks of kDepth blocks, and one
+        // explicit drain per remainder), so ptxas sees which accumulators are in flight.
+        if (num_kb < kDepth) {
+          for (int kb = 0; kb < num_kb; ++kb) {
+            load_issue(Int<0>{});
+            wgmma_wait<0>();
+            retire(Int<0>{});
+          }
         } else {
-          wgmma_wait<0>();
-          fence_registers<kBlockN / 2>(acc);
-          release(cur_stage);
-          promote(acc, sc_a, 0, kBlockN / 8);
+          static_for<kDepth - 1>([&](auto d) { load_issue(d); });
+          int kb = kDepth - 1;
+          for (; kb + kDepth <= num_kb; kb += kDepth) {
+            static_for<kDepth>([&](auto j) {
+              load_issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
+              wgmma_wait<kDepth - 1>();
+              retire(j);
+            });
+          }
+          // The last num_kb - kb < kDepth blocks, then the kDepth - 1 still in flight.
+          auto finish = [&](auto rem_const) {
+            constexpr int rem = decltype(rem_const)::value;
+            static_for<rem>([&](auto j) {
+              load_issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
+              wgmma_wait<kDepth - 1>();
+              retire(j);
+            });
+            wgmma_wait<0>();
+            static_for<kDepth - 1>([&](auto i) { retire(Int<(rem + decltype(i)::value) % kDepth>{}); });
+          };
+          // rem = num_kb - kb is in [0, kDepth): every path ends in exactly one finish (a
+          // path with none would leave groups in flight, and ptxas would serialize them).
+          const int rem = num_kb - kb;
+          static_dispatch<kDepth>(rem, finish);
         }
       } else if constexpr (kWaves == 1) {
         // The tile's N as two MMA chunks with one commit group each: chunk 0 is promoted

@@ -63,6 +63,15 @@ constexpr int kMaxSmemBytes = 232448;
 constexpr int gemm_1d2d_math_warpgroups(int block_m) { return block_m == 64 ? 1 : 2; }
 constexpr int gemm_1d2d_threads(int block_m) { return (gemm_1d2d_math_warpgroups(block_m) + 1) * 128; }
 
+// Accumulator sets the deferred main loop keeps in flight (block_m <= 128, block_n <= 128):
+// (depth + 1) sets of block_n / 2 floats plus ~56 other registers within the math
+// warpgroups' budget (240 with one math warpgroup, 232 with two), at most 4.
+constexpr int deferred_depth(int block_n, int math_warpgroups) {
+  const int budget = (math_warpgroups == 1 ? 240 : 232) - 56;
+  const int depth = budget / (block_n / 2) - 1;
+  return depth > 4 ? 4 : (depth < 2 ? 2 : depth);
+}
+
 struct SmemLayout {
   int a_offset, b_offset, d_offset, sa_offset, bar_offset, group_offset, total;
 };

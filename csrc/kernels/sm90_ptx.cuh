@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 #include <cuda.h>
 
 namespace fp8gemm::sm90 {
@@ -105,6 +106,34 @@ __device__ __forceinline__ void tma_store_wait_all() { asm volatile("cp.async.bu
 // Order this thread's generic-proxy shared-memory writes before later async-proxy reads.
 __device__ __forceinline__ void fence_proxy_async_smem() {
   asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+}
+
+// ---------------------------------------------------------------- compile-time loops
+template <int kValue>
+using Int = std::integral_constant<int, kValue>;
+
+// f(Int<0>{}), ..., f(Int<kCount - 1>{}): a loop whose index is a constant in every body.
+template <int kCount, typename F, int kI = 0>
+__device__ __forceinline__ void static_for(F&& f) {
+  if constexpr (kI < kCount) {
+    f(Int<kI>{});
+    static_for<kCount, F, kI + 1>(static_cast<F&&>(f));
+  }
+}
+
+// f(Int<value>{}) for a runtime value in [0, kCount); the last case takes every value not
+// matched before it, so exactly one call runs on every path.
+template <int kCount, typename F, int kI = 0>
+__device__ __forceinline__ void static_dispatch(int value, F&& f) {
+  if constexpr (kI == kCount - 1) {
+    f(Int<kI>{});
+  } else {
+    if (value == kI) {
+      f(Int<kI>{});
+    } else {
+      static_dispatch<kCount, F, kI + 1>(value, static_cast<F&&>(f));
+    }
+  }
 }
 
 // ---------------------------------------------------------------- programmatic dependent launch
