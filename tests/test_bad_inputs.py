@@ -103,3 +103,39 @@ def test_refused_before_launch(case):
         _call(case, "cuda")
     torch.cuda.synchronize()  # nothing was launched that could fault
     assert case[3] in str(info.value)
+
+
+# Rules the fake kernels cannot see (they need data pointers): native only.
+@pytest.mark.skipif(hopper_skip_reason() is not None, reason=hopper_skip_reason() or "")
+@pytest.mark.parametrize("target", ["a", "sa", "b", "sb"])
+def test_out_overlapping_an_input_is_refused(target):
+    args = valid("cuda")
+    kb = (K + 127) // 128
+    storage = torch.zeros(M * N * 4 + N * K + 4096, dtype=torch.uint8, device="cuda")
+    out = storage[: M * N * 4].view(torch.float32).view(M, N)
+    tail = storage[M * N * 4 - 256 :]  # starts inside out's last row
+    if target == "a":
+        args["a"] = tail[: M * K].view(FP8).view(M, K)
+    elif target == "b":
+        args["b"] = tail[: N * K].view(FP8).view(N, K)
+    elif target == "sa":
+        args["sa"] = tail[: M * kb * 4].view(torch.float32).view(kb, M).t()
+    else:
+        args["sb"] = tail[: 2 * kb * 4].view(torch.float32).view(2, kb)
+    with pytest.raises(ValueError, match=f"out must not overlap {target}"):
+        fp8gemm.gemm_nt_out(args["a"], args["sa"], args["b"], args["sb"], out)
+
+
+@pytest.mark.skipif(hopper_skip_reason() is not None, reason=hopper_skip_reason() or "")
+@pytest.mark.parametrize("name", ["a", "b", "out"])
+def test_misaligned_data_pointer_is_refused(name):
+    args = valid("cuda")
+    storage = torch.zeros(N * K + 64, dtype=torch.uint8, device="cuda")
+    if name == "a":
+        args["a"] = storage[8 : 8 + M * K].view(FP8).view(M, K)
+    elif name == "b":
+        args["b"] = storage[8 : 8 + N * K].view(FP8).view(N, K)
+    else:
+        args["out"] = storage[8 : 8 + M * N * 2].view(torch.bfloat16).view(M, N)
+    with pytest.raises(ValueError, match=f"{name} must start on a 16-byte boundary"):
+        fp8gemm.gemm_nt_out(args["a"], args["sa"], args["b"], args["sb"], args["out"])
