@@ -3,10 +3,12 @@ compute-sanitizer (scripts/sanitize.sh): dense small and large M, multicast on A
 off, deferred (block_n <= 128), chunked (block_n > 128) and two-wave (block_m 256) main
 loops, fp32 accumulate, non-canonical scales; every grouped layout's configs, plus
 garbage device-side group values (out-of-range m_indices, masked_m, offsets) that must
-be clamped or skipped, never read as addresses."""
+be clamped or skipped, never read as addresses. SANITIZE_ONLY=<text> keeps the configs
+whose description contains <text>."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import torch
@@ -59,6 +61,9 @@ def main() -> int:
     wanted = [("dense", w) for w in DENSE] + [
         (line.split("layout=")[1].split()[0], line.split(" ", 2)[2]) for line in lines if "layout=dense" not in line
     ]
+    only = os.environ.get("SANITIZE_ONLY")  # e.g. "block_m=256": just the configs containing it
+    if only:
+        wanted = [(layout, want) for layout, want in wanted if only in f"layout={layout} {want}"]
     for layout, want in wanted:
         idx = next((i for i, line in enumerate(lines) if f"layout={layout} {want}" in line), None)
         if idx is None:
