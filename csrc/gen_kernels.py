@@ -112,9 +112,6 @@ def full_grid() -> list[Config]:
         configs.append(Config(64, 128, "a", "bf16", layout))
         for block_n, mc in itertools.product((128, 160), ("none", "a")):
             configs.append(Config(128, block_n, mc, "bf16", layout))
-        # Big groups (prefill through these layouts): 256-row tiles as for dense large M.
-        for mc in ("none", "a"):
-            configs.append(Config(256, 128, mc, "bf16", layout))
     return configs
 
 

@@ -57,6 +57,8 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
   // Masked and offset groups end at any row: a 64-row store that would cross the end
   // goes row by row instead of through TMA.
   constexpr bool kRowBounded = layout_has_group_table(kLayout);
+  static_assert(kLayout == Layout::kDense || kLayout == Layout::kContiguous || kBlockM <= 128,
+                "masked and offset tiles hold one group: block_m <= 128");
   constexpr int kChunkCols = OutTraits<OutT>::kChunkCols;
   constexpr int kChunkBytes = 64 * 32;  // one 64-row x 32-byte staged chunk
   constexpr int kWaveBytes = 64 * kBlockN * sizeof(OutT);  // one warpgroup's 64 rows, staged
