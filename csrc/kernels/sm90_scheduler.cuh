@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "sm90_gemm_layout.hpp"
 
@@ -46,9 +47,6 @@ __device__ __forceinline__ void raster(int unit, int units_m, int units_n, int& 
   um = first_m + in_group % group_m;
   un = in_group / group_m;
 }
-
-template <int kBlockM, int kBlockN, Multicast kMulticast, Layout kLayout>
-struct Scheduler;
 
 // Dense and contiguous: one grid of tiles over all M rows.
 //
@@ -127,16 +125,6 @@ struct FlatScheduler {
   }
 };
 
-template <int kBlockM, int kBlockN, Multicast kMulticast>
-struct Scheduler<kBlockM, kBlockN, kMulticast, Layout::kDense>
-    : FlatScheduler<kBlockM, kBlockN, kMulticast, Layout::kDense> {
-  using FlatScheduler<kBlockM, kBlockN, kMulticast, Layout::kDense>::FlatScheduler;
-};
-template <int kBlockM, int kBlockN, Multicast kMulticast>
-struct Scheduler<kBlockM, kBlockN, kMulticast, Layout::kContiguous>
-    : FlatScheduler<kBlockM, kBlockN, kMulticast, Layout::kContiguous> {
-  using FlatScheduler<kBlockM, kBlockN, kMulticast, Layout::kContiguous>::FlatScheduler;
-};
 
 // Masked and offset: a variable number of m blocks per group, known only on the device.
 // The group table in shared memory (built once per CTA by build_group_table) holds each
@@ -194,16 +182,12 @@ struct GroupedScheduler {
   }
 };
 
-template <int kBlockM, int kBlockN, Multicast kMulticast>
-struct Scheduler<kBlockM, kBlockN, kMulticast, Layout::kMasked>
-    : GroupedScheduler<kBlockM, kBlockN, kMulticast, Layout::kMasked> {
-  using GroupedScheduler<kBlockM, kBlockN, kMulticast, Layout::kMasked>::GroupedScheduler;
-};
-template <int kBlockM, int kBlockN, Multicast kMulticast>
-struct Scheduler<kBlockM, kBlockN, kMulticast, Layout::kOffset>
-    : GroupedScheduler<kBlockM, kBlockN, kMulticast, Layout::kOffset> {
-  using GroupedScheduler<kBlockM, kBlockN, kMulticast, Layout::kOffset>::GroupedScheduler;
-};
+
+// The scheduler of a layout.
+template <int kBlockM, int kBlockN, Multicast kMulticast, Layout kLayout>
+using Scheduler = std::conditional_t<layout_has_group_table(kLayout),
+                                     GroupedScheduler<kBlockM, kBlockN, kMulticast, kLayout>,
+                                     FlatScheduler<kBlockM, kBlockN, kMulticast, kLayout>>;
 
 // Builds the group table in shared memory; every thread of the CTA calls it, and a
 // __syncthreads() must follow before the table is read.
