@@ -15,9 +15,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run_without_gpu(*args: str) -> subprocess.CompletedProcess:
+    import fp8gemm
+
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1")
-    python_dir = os.path.join(REPO, "python")
-    env["PYTHONPATH"] = python_dir + os.pathsep + env.get("PYTHONPATH", "")
+    # The fp8gemm this test process imported (the installed wheel on CI, python/ when
+    # developing), not necessarily the source tree.
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fp8gemm.__file__)))
+    env["PYTHONPATH"] = package_parent + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run(
         [sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )
