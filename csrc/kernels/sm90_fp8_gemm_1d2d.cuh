@@ -67,13 +67,13 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
   // first half of the tile while the second half's MMAs still run.
   constexpr bool kDeferred = kWaves == 1 && kBlockN <= 128;
   // NOTES: accumulator sets in flight in the deferred loop: as many as the registers hold
-  // beside the promoted sum (fin) and ~56 for addresses and scales, at most 4 (narrow
-  // decode tiles are latency-bound: one more group in flight hides one more MMA latency).
+  // beside the promoted sum (fin) and ~56 for addresses and scales, at most 4. Measured on
+  // narrow decode tiles: up to 8% faster, nothing slower (benchmarks/NOTES.md #21).
   constexpr int kDepth = deferred_depth(kBlockN, kMathWG);
   constexpr int kChunkN = kBlockN / 2;
   constexpr int kChunkRegs = kChunkN / 2;
-  // NOTES: register split after setmaxnreg. The accumulator sets (2 or 3 x kBlockN / 2
-  // floats) plus ~30 for addresses and scales: 232 per math thread. The producer thread
+  // NOTES: register split after setmaxnreg. The accumulator sets (kDepth + 1, or 3 for the
+  // other loops, x kBlockN / 2 floats) plus addresses and scales: 232 per math thread. The producer thread
   // needs little; 40 leaves 64K - 232 x 256 for it. One math warpgroup: 240.
   constexpr uint32_t kMathRegs = kMathWG == 1 ? 240 : 232;
   constexpr uint32_t kProducerRegs = kMathWG == 1 ? 56 : 40;
