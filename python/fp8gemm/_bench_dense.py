@@ -234,16 +234,14 @@ QUICK_SHAPES: list[tuple[int, int, int]] = [(64, 2112, 7168), (128, 7168, 2048),
 
 def run_dense(
     fp8gemm: Any,
-    shapes: list[tuple[int, int, int]] | None = None,
+    shapes: list[tuple[int, int, int]],
     *,
     quick: bool = False,
     log: Callable[[str], None] = print,
     ceilings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Benchmark every shape; return rows plus the summary numbers (JSON-ready).
-    `log` is called before each shape (a progress bar or a line)."""
-    if shapes is None:
-        shapes = QUICK_SHAPES if quick else DENSE_BENCH_SHAPES
+    """Benchmark every shape (DENSE_BENCH_SHAPES, QUICK_SHAPES or the user's); return rows
+    plus the summary numbers (JSON-ready). `log` is called before each shape."""
     rounds, rep, warmup = (2, 10, 3) if quick else (5, 20, 5)
     rows = []
     for i, (m, n, k) in enumerate(shapes):

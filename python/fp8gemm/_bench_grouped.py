@@ -238,14 +238,15 @@ QUICK_SHAPES: list[tuple[str, int, int, int, int]] = [
 
 def run_grouped(
     fp8gemm: Any,
-    shapes: list[tuple[str, int, int, int, int]] | None = None,
+    shapes: list[tuple[str, int, int, int, int]],
     *,
     quick: bool = False,
     log: Callable[[str], None] = print,
     ceilings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Benchmark (layout, G, rows per group, N, K) shapes; `log` is called before each."""
-    todo = shapes if shapes is not None else (QUICK_SHAPES if quick else GROUPED_BENCH_SHAPES)
+    """Benchmark (layout, G, rows per group, N, K) shapes (GROUPED_BENCH_SHAPES, QUICK_SHAPES
+    or the user's); `log` is called before each."""
+    todo = shapes
     rounds, rep, warmup = (2, 10, 3) if quick else (5, 20, 5)
     rows = []
     for i, (layout, g, e, n, k) in enumerate(todo):

@@ -37,18 +37,34 @@ def _check_dtype(op: str, arg: str, t: torch.Tensor, want: torch.dtype) -> None:
         _fail(op, f"{arg} must be {_name(want)}, got {_name(t.dtype)}")
 
 
-def _check_fp8_operand(op: str, arg: str, t: torch.Tensor) -> None:
+def _check_fp8_operand(op: str, arg: str, t: torch.Tensor, dims: int = 2) -> None:
+    """A [rows, K] (dims 2) or [G, rows, K] (dims 3) fp8 operand read by TMA."""
     _check_dtype(op, arg, t, torch.float8_e4m3fn)
-    if t.dim() != 2:
-        _fail(op, f"{arg} must be 2-D [rows, K], got {t.dim()}-D {_shape(t.shape)}")
-    k = t.shape[1]
+    if t.dim() != dims:
+        layout = "[rows, K]" if dims == 2 else "[G, rows, K]"
+        _fail(op, f"{arg} must be {dims}-D {layout}, got {t.dim()}-D {_shape(t.shape)}")
+    r = dims - 2  # the rows dimension
+    rows, k = t.shape[r], t.shape[r + 1]
     if k % 16 != 0:
-        _fail(op, f"K must be a multiple of 16, got {arg}.size(1) = K = {k}")
-    if k > 1 and t.stride(1) != 1:
-        _fail(op, f"{arg} must be contiguous along K (stride(1) == 1), got strides {list(t.stride())}")
-    row_stride = k if t.shape[0] <= 1 else t.stride(0)
+        _fail(op, f"K must be a multiple of 16, got {arg}.size({r + 1}) = K = {k}")
+    if k > 1 and t.stride(r + 1) != 1:
+        _fail(op, f"{arg} must be contiguous along K (stride({r + 1}) == 1), got strides {list(t.stride())}")
+    row_stride = k if rows <= 1 else t.stride(r)
     if row_stride % 16 != 0 or row_stride < k:
-        _fail(op, f"{arg} rows must be 16-byte aligned (stride(0) a multiple of 16, >= K), got stride(0) = {row_stride}")
+        _fail(op, f"{arg} rows must be 16-byte aligned (stride({r}) a multiple of 16, >= K), got stride({r}) = {row_stride}")
+    if dims == 3 and t.shape[0] > 1 and t.stride(0) != rows * row_stride:
+        _fail(
+            op,
+            f"{arg} groups must be stacked without gaps (stride(0) == rows * stride(1) = {rows * row_stride}), "
+            f"got stride(0) = {t.stride(0)}",
+        )
+
+
+def _check_device(op: str, arg: str, t: torch.Tensor, a: torch.Tensor) -> None:
+    if t.device.type != "cuda":
+        _fail(op, f"{arg} must be a CUDA tensor, got a tensor on another device")
+    if t.device != a.device:
+        _fail(op, f"{arg} must be on cuda:{a.device.index} like a, got cuda:{t.device.index}")
 
 
 def check_dense(op: str, a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> tuple:
@@ -56,10 +72,7 @@ def check_dense(op: str, a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb:
     if a.device.type != "cuda":
         _fail(op, "a must be a CUDA tensor, got a tensor on another device")
     for arg, t in (("sa", sa), ("b", b), ("sb", sb)):
-        if t.device.type != "cuda":
-            _fail(op, f"{arg} must be a CUDA tensor, got a tensor on another device")
-        if t.device != a.device:
-            _fail(op, f"{arg} must be on cuda:{a.device.index} like a, got cuda:{t.device.index}")
+        _check_device(op, arg, t, a)
     _check_fp8_operand(op, "a", a)
     _check_fp8_operand(op, "b", b)
     m, k = a.shape
@@ -87,10 +100,7 @@ def check_out_dtype(op: str, out_dtype: Optional[torch.dtype]) -> torch.dtype:
 
 
 def check_out(op: str, out: torch.Tensor, a: torch.Tensor, m: int, n: int, accumulate: bool) -> None:
-    if out.device.type != "cuda":
-        _fail(op, "out must be a CUDA tensor, got a tensor on another device")
-    if out.device != a.device:
-        _fail(op, f"out must be on cuda:{a.device.index} like a, got cuda:{out.device.index}")
+    _check_device(op, "out", out, a)
     if out.dtype not in (torch.bfloat16, torch.float32):
         _fail(op, f"out must be bfloat16 or float32, got {_name(out.dtype)}")
     if list(out.shape) != [m, n]:
@@ -104,33 +114,6 @@ def check_out(op: str, out: torch.Tensor, a: torch.Tensor, m: int, n: int, accum
 MAX_GROUPS = 1024  # kMaxGroups in csrc/kernels/sm90_gemm_layout.hpp (masked and offset layouts)
 
 
-def _check_device(op: str, arg: str, t: torch.Tensor, a: torch.Tensor) -> None:
-    if t.device.type != "cuda":
-        _fail(op, f"{arg} must be a CUDA tensor, got a tensor on another device")
-    if t.device != a.device:
-        _fail(op, f"{arg} must be on cuda:{a.device.index} like a, got cuda:{t.device.index}")
-
-
-def _check_fp8_operand_3d(op: str, arg: str, t: torch.Tensor) -> None:
-    _check_dtype(op, arg, t, torch.float8_e4m3fn)
-    if t.dim() != 3:
-        _fail(op, f"{arg} must be 3-D [G, rows, K], got {t.dim()}-D {_shape(t.shape)}")
-    rows, k = t.shape[1], t.shape[2]
-    if k % 16 != 0:
-        _fail(op, f"K must be a multiple of 16, got {arg}.size(2) = K = {k}")
-    if k > 1 and t.stride(2) != 1:
-        _fail(op, f"{arg} must be contiguous along K (stride(2) == 1), got strides {list(t.stride())}")
-    row_stride = k if rows <= 1 else t.stride(1)
-    if row_stride % 16 != 0 or row_stride < k:
-        _fail(op, f"{arg} rows must be 16-byte aligned (stride(1) a multiple of 16, >= K), got stride(1) = {row_stride}")
-    if t.shape[0] > 1 and t.stride(0) != rows * row_stride:
-        _fail(
-            op,
-            f"{arg} groups must be stacked without gaps (stride(0) == rows * stride(1) = {rows * row_stride}), "
-            f"got stride(0) = {t.stride(0)}",
-        )
-
-
 def check_grouped(op: str, a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, a_dims: int) -> tuple:
     """Checks the operands of an M-grouped op (a: [M, K] or [G, Mmax, K]; b: [G, N, K]);
     returns (rows, G, N, K) with rows = M or Mmax."""
@@ -138,11 +121,8 @@ def check_grouped(op: str, a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, s
         _fail(op, "a must be a CUDA tensor, got a tensor on another device")
     for arg, t in (("sa", sa), ("b", b), ("sb", sb)):
         _check_device(op, arg, t, a)
-    if a_dims == 3:
-        _check_fp8_operand_3d(op, "a", a)
-    else:
-        _check_fp8_operand(op, "a", a)
-    _check_fp8_operand_3d(op, "b", b)
+    _check_fp8_operand(op, "a", a, a_dims)
+    _check_fp8_operand(op, "b", b, 3)
     g, n = b.shape[0], b.shape[1]
     rows, k = a.shape[-2], a.shape[-1]
     if b.shape[2] != k:

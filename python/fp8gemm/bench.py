@@ -289,8 +289,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(" ".join(f"{k}={v}" for k, v in env.items()))
     floors = report.get("floors", {})
     if floors:
-        lines.append(f"measured ceilings: FP8 peak {_num(floors.get('fp8_peak_tflops'), '.0f')} TFLOPS "
-                     f"(cuBLAS, per-tensor scales), read bandwidth {_num(floors.get('read_gbps'), '.0f')} GB/s "
+        lines.append(f"measured ceilings: FP8 peak {_bench_dense._fmt(floors.get('fp8_peak_tflops'), '.0f')} TFLOPS "
+                     f"(cuBLAS, per-tensor scales), read bandwidth {_bench_dense._fmt(floors.get('read_gbps'), '.0f')} GB/s "
                      f"(1 GiB streaming read); floor = max(bytes / bandwidth, flops / peak)")
     check = report.get("self_check")
     if check:
@@ -310,10 +310,6 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"cold start (fresh process): import fp8gemm {cold['import_fp8gemm_ms']:.0f} ms, "
                          f"first gemm_nt call {cold['first_call_ms']:.1f} ms, second {cold['second_call_ms']:.2f} ms")
     return "\n".join(lines)
-
-
-def _num(x: Any, spec: str) -> str:
-    return "-" if x is None else format(x, spec)
 
 
 def report_ok(report: dict[str, Any]) -> bool:

@@ -66,6 +66,15 @@ def reference_gemm_nt(a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: to
     return a_deq @ b_deq.transpose(-1, -2)
 
 
+def _generator(device: torch.device, seed: int | None) -> torch.Generator:
+    gen = torch.Generator(device=device)
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(seed)
+    return gen
+
+
 def random_fp8_problem(
     m: int,
     n: int,
@@ -91,11 +100,7 @@ def random_fp8_problem(
     if b_scales not in ("128x128", "1x128"):
         raise ValueError(f"random_fp8_problem: b_scales must be '128x128' or '1x128', got {b_scales!r}")
     device = torch.device(device)
-    gen = torch.Generator(device=device)
-    if seed is None:
-        gen.seed()
-    else:
-        gen.manual_seed(seed)
+    gen = _generator(device, seed)
 
     def randn(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=gen, device=device, dtype=torch.float32)
@@ -110,15 +115,6 @@ def random_fp8_problem(
     else:
         b, sb = per_token_cast_to_fp8(w)
     return {"a": a, "sa": sa, "b": b, "sb": sb}
-
-
-def _generator(device: torch.device, seed: int | None) -> torch.Generator:
-    gen = torch.Generator(device=device)
-    if seed is None:
-        gen.seed()
-    else:
-        gen.manual_seed(seed)
-    return gen
 
 
 def random_fp8_activations(
