@@ -85,6 +85,7 @@ const Loaded& loaded() {
     resolve("cuFuncSetAttribute", a.func_set_attribute);
     resolve("cuLaunchKernelEx", a.launch_kernel_ex);
     resolve("cuTensorMapEncodeTiled", a.tensor_map_encode_tiled);
+    resolve("cuThreadExchangeStreamCaptureMode", a.thread_exchange_stream_capture_mode);
     if (!r.error.empty()) return r;
     const CUresult init = a.init(0);
     if (init != CUDA_SUCCESS) {
@@ -157,8 +158,14 @@ CUfunction load(const KernelImage& k, int device) {
   const int have = drv::driver_version();
   if (have < min_driver_cuda_version()) load_failed(k, device, CUDA_ERROR_UNSUPPORTED_PTX_VERSION);
   // make_device_current() made the primary context current: the module lives there.
+  // The first launch of a kernel may come inside a CUDA graph capture; loading a module is
+  // not a stream operation, so this thread loads it in relaxed capture mode (allowed during
+  // any capture), then restores its mode.
+  CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
+  drv::check(a.thread_exchange_stream_capture_mode(&mode), "cuThreadExchangeStreamCaptureMode");
   CUmodule module = nullptr;
   const CUresult r = a.module_load_data(&module, k.cubin);
+  drv::check(a.thread_exchange_stream_capture_mode(&mode), "cuThreadExchangeStreamCaptureMode");
   if (r != CUDA_SUCCESS) load_failed(k, device, r);
   drv::check(a.module_get_function(&f, module, k.entry), cat("cuModuleGetFunction(", k.entry, ")").c_str());
   drv::check(a.func_set_attribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k.smem_bytes),

@@ -43,6 +43,7 @@ struct Api {
   decltype(&::cuFuncSetAttribute) func_set_attribute;
   CUresult (*launch_kernel_ex)(const CUlaunchConfig*, CUfunction, void**, void**);
   decltype(&::cuTensorMapEncodeTiled) tensor_map_encode_tiled;
+  decltype(&::cuThreadExchangeStreamCaptureMode) thread_exchange_stream_capture_mode;
 };
 
 // The driver's entry points; throws std::runtime_error saying what is missing when there
