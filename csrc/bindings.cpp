@@ -119,6 +119,10 @@ __attribute__((visibility("default"))) const char* fp8gemm_cubin_toolchain() { r
 __attribute__((visibility("default"))) int fp8gemm_min_driver_cuda_version() {
   return fp8gemm::min_driver_cuda_version();
 }
+// Testing hook: pretend the driver supports CUDA `v` (e.g. 12080; 0 restores the truth).
+__attribute__((visibility("default"))) void fp8gemm_pretend_driver_version(int v) {
+  fp8gemm::drv::pretend_driver_version(v);
+}
 __attribute__((visibility("default"))) int fp8gemm_get_num_sms_limit() { return fp8gemm::get_num_sms_limit(); }
 
 // Testing hook: route every legal call to compiled config `index` (-1 restores the heuristic).

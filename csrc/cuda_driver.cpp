@@ -106,7 +106,15 @@ const Api& api() {
   return l.api;
 }
 
-int driver_version() { return loaded().version; }
+namespace {
+std::atomic<int> g_pretend_version{0};
+}
+void pretend_driver_version(int v) { g_pretend_version.store(v, std::memory_order_relaxed); }
+
+int driver_version() {
+  const int pretend = g_pretend_version.load(std::memory_order_relaxed);
+  return pretend > 0 ? pretend : loaded().version;
+}
 
 const char* error_text(CUresult r) {
   thread_local std::string text;
@@ -134,10 +142,12 @@ struct DeviceContext {
 DeviceContext g_ctx[kMaxDevices];
 std::mutex g_load_mutex;
 
-// The driver could not load a cubin: say what this build needs and what is there.
+// The driver could not load a cubin (`r`; CUDA_SUCCESS when refused before trying): say
+// what this build needs and what is there.
 [[noreturn]] void load_failed(const KernelImage& k, int device, CUresult r) {
   const int have = drv::driver_version();
   const int need = min_driver_cuda_version();
+  std::string why = r == CUDA_SUCCESS ? std::string("the driver is too old") : std::string(drv::error_text(r));
   std::string hint;
   if (have < need) {
     hint = cat(" This build's cubins (", cubin_toolchain(), ") need a driver for CUDA >= ", need / 1000, ".",
@@ -147,7 +157,7 @@ std::mutex g_load_mutex;
     hint = " The kernels are built for sm_90a only (H100, H200, H20, H800).";
   }
   throw std::runtime_error(cat("fp8gemm: the CUDA driver could not load kernel ", k.entry, " on cuda:", device, ": ",
-                               drv::error_text(r), ".", hint));
+                               why, ".", hint));
 }
 
 CUfunction load(const KernelImage& k, int device) {
@@ -156,7 +166,7 @@ CUfunction load(const KernelImage& k, int device) {
   if (f != nullptr) return f;
   const drv::Api& a = drv::api();
   const int have = drv::driver_version();
-  if (have < min_driver_cuda_version()) load_failed(k, device, CUDA_ERROR_UNSUPPORTED_PTX_VERSION);
+  if (have < min_driver_cuda_version()) load_failed(k, device, CUDA_SUCCESS);
   // make_device_current() made the primary context current: the module lives there.
   // The first launch of a kernel may come inside a CUDA graph capture; loading a module is
   // not a stream operation, so this thread loads it in relaxed capture mode (allowed during

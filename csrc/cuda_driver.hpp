@@ -53,6 +53,10 @@ const Api& api();
 // The driver's CUDA version (e.g. 12080 for 12.8), or 0 when there is no driver. Never throws.
 int driver_version();
 
+// Testing hook: driver_version() reports `v` (0: the real one), so the refusal of a
+// too-old driver can be exercised on a new one. Kernels already loaded stay loaded.
+void pretend_driver_version(int v);
+
 // "CUDA_ERROR_X: its description".
 const char* error_text(CUresult r);
 

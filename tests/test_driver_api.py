@@ -113,3 +113,30 @@ def test_driver_reported() -> None:
     toolchain, needs = _native.cubin_toolchain()
     assert driver != "none"
     assert tuple(map(int, driver.split("."))) >= tuple(map(int, needs.split("."))), (driver, toolchain)
+
+
+TOO_OLD_DRIVER = textwrap.dedent("""
+    import torch, fp8gemm
+    from fp8gemm import _native
+    from fp8gemm.testing import random_fp8_problem
+    toolchain, needs = _native.cubin_toolchain()
+    older = 12080 if needs == "13.0" else 11080  # a CUDA 12.8 (R570) or 11.8 driver
+    _native.lib().fp8gemm_pretend_driver_version(older)
+    p = random_fp8_problem(128, 256, 256, "cuda", seed=13)
+    try:
+        fp8gemm.gemm_nt(p["a"], p["sa"], p["b"], p["sb"])
+    except RuntimeError as e:
+        print(e)
+    else:
+        raise SystemExit("no error")
+""")
+
+
+@pytest.mark.gpu
+@requires_hopper
+def test_too_old_driver_refused_with_the_driver_needed() -> None:
+    res = subprocess.run([sys.executable, "-c", TOO_OLD_DRIVER], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    _, needs = _native.cubin_toolchain()
+    assert f"need a driver for CUDA >= {needs}" in res.stdout, res.stdout
+    assert "this driver supports CUDA" in res.stdout and "Which wheel" in res.stdout, res.stdout

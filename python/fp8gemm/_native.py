@@ -47,6 +47,7 @@ def _load() -> None:
     _cdll.fp8gemm_cuda_versions.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
     _cdll.fp8gemm_cubin_toolchain.restype = ctypes.c_char_p
     _cdll.fp8gemm_min_driver_cuda_version.restype = ctypes.c_int
+    _cdll.fp8gemm_pretend_driver_version.argtypes = [ctypes.c_int]
 
 
 _load()
