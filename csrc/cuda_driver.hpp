@@ -14,8 +14,9 @@
 //   2. Build each into a cubin with the chosen toolchain (CMake: fp8gemm_add_cubin) and
 //      embed it (the generated registry's .incbin lines).
 //   3. Describe it with a KernelImage {blob, entry name, threads, dynamic smem, cluster}.
-//   4. Launch with launch_kernel(image, {grid, device, stream, pdl}, params), params being
-//      one pointer per kernel parameter, in order (tensor maps and structs by address).
+//   4. In the op: make_device_current(device) before encoding tensor maps, then
+//      launch_kernel(image, {grid, device, stream, pdl}, params), params being one pointer
+//      per kernel parameter, in order (tensor maps and structs by address).
 #pragma once
 
 #include <atomic>
@@ -66,7 +67,9 @@ void check(CUresult r, const char* what);
 }  // namespace drv
 
 // The CUDA driver's device handle of ordinal `device`, with its primary context made
-// current on this thread (it usually is already: torch's runtime calls make it so).
+// current on this thread (it usually is already: torch's runtime calls make it so). Call it
+// before any driver call that needs a context: cuTensorMapEncodeTiled does (a fresh thread
+// has none), launch_kernel calls it itself.
 CUdevice make_device_current(int device);
 
 // One compiled kernel embedded in the library.

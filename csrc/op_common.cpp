@@ -167,6 +167,9 @@ void launch_1d2d(Launch1D2DSpec& s) {
   // Switch devices only when needed: the guard costs a shim round trip each way.
   std::optional<torch::stable::accelerator::DeviceGuard> guard;
   if (torch::stable::accelerator::getCurrentDeviceIndex() != s.device) guard.emplace(s.device);
+  // cuTensorMapEncodeTiled needs a current context: a thread that has made no CUDA runtime
+  // call yet has none.
+  make_device_current(s.device);
   const int64_t kb = ceil_div64(s.k, 128);
   const int sms = usable_sms(s.device);
   const Selection sel = select_1d2d(s.layout, s.m_model, s.n, s.k, s.groups, s.out, sms);
