@@ -138,8 +138,12 @@ def dev_grid() -> list[Config]:
 
 
 # ---------------------------------------------------------------- swap-AB decode kernels
-SWAPAB_SMEM_BUDGET = 112 * 1024  # kSwapAbSmemBudget: two CTAs per SM
 SWAPAB_MAX_STAGES = 16
+
+
+def swapab_smem_budget(ctas_per_sm: int) -> int:
+    """Mirror of swapab_smem_budget() in csrc/kernels/sm90_swapab_layout.hpp."""
+    return MAX_SMEM if ctas_per_sm == 1 else 112 * 1024
 
 
 def swapab_smem_bytes(tok: int, math_wg: int, stages: int) -> int:
@@ -156,18 +160,19 @@ class SwapConfig:
     tok: int  # token tile: the wgmma's N
     math_wg: int  # 64 weight rows per math warpgroup
     out: str  # "bf16" | "f32"
+    ctas_per_sm: int = 2  # resident CTAs per SM the config is built for
 
     @property
     def stages(self) -> int:
-        """The deepest ring within the two-CTAs-per-SM budget."""
+        """The deepest ring within the shared-memory budget of ctas_per_sm CTAs per SM."""
         s = SWAPAB_MAX_STAGES
-        while s > 1 and swapab_smem_bytes(self.tok, self.math_wg, s) > SWAPAB_SMEM_BUDGET:
+        while s > 1 and swapab_smem_bytes(self.tok, self.math_wg, s) > swapab_smem_budget(self.ctas_per_sm):
             s -= 1
         return s
 
     @property
     def name(self) -> str:
-        return f"swapab_t{self.tok}_w{self.math_wg * 64}_s{self.stages}_{self.out}"
+        return f"swapab_t{self.tok}_w{self.math_wg * 64}_s{self.stages}_c{self.ctas_per_sm}_{self.out}"
 
 
 def full_swapab_grid() -> list[SwapConfig]:
@@ -181,6 +186,9 @@ def full_swapab_grid() -> list[SwapConfig]:
             configs.append(SwapConfig(tok, 1, out))
         for tok in (16, 32):
             configs.append(SwapConfig(tok, 2, out))
+    # One CTA per SM: deeper rings, and 128 weight rows with 64 tokens.
+    for tok, math_wg in ((8, 1), (64, 1), (64, 2)):
+        configs.append(SwapConfig(tok, math_wg, "bf16", 1))
     return configs
 
 
@@ -195,7 +203,7 @@ def translation_unit_swapab(c: SwapConfig) -> str:
         '#include "kernels/sm90_fp8_gemm_swapab_launch.cuh"\n'
         "namespace fp8gemm {\n"
         f"cudaError_t launch_{c.name}(const LaunchSwapAb& p) {{\n"
-        f"  return launch_fp8_gemm_swapab<{c.tok}, {c.math_wg}, {c.stages}, {OUT_TYPE[c.out]}>(p);\n"
+        f"  return launch_fp8_gemm_swapab<{c.tok}, {c.math_wg}, {c.stages}, {c.ctas_per_sm}, {OUT_TYPE[c.out]}>(p);\n"
         "}\n"
         "}  // namespace fp8gemm\n"
     )
@@ -212,7 +220,8 @@ def registry_swapab(configs: list[SwapConfig]) -> str:
     lines.append("const KernelSwapAb kKernelsSwapAb[] = {")
     for c in configs:
         smem = swapab_smem_bytes(c.tok, c.math_wg, c.stages)
-        lines.append(f"    {{{{{c.tok}, {c.math_wg}, {c.stages}, {OUT_ENUM[c.out]}, {smem}}}, &launch_{c.name}}},")
+        lines.append(f"    {{{{{c.tok}, {c.math_wg}, {c.stages}, {c.ctas_per_sm}, {OUT_ENUM[c.out]}, {smem}}}, "
+                     f"&launch_{c.name}}},")
     lines.append("};")
     lines.append(f"const int kNumKernelsSwapAb = {len(configs)};")
     lines.append("}  // namespace fp8gemm\n")

@@ -60,7 +60,7 @@ void force_swapab(int index, int split) {
 }
 
 std::string describe(const SwapAbConfig& c) {
-  return cat("swap_ab tok=", c.tok, " rows=", c.rows(), " stages=", c.stages,
+  return cat("swap_ab tok=", c.tok, " rows=", c.rows(), " stages=", c.stages, " ctas_per_sm=", c.ctas_per_sm,
              " out=", c.out == OutDtype::kBF16 ? "bf16" : "fp32", " smem=", c.smem_bytes);
 }
 
@@ -68,6 +68,8 @@ SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int
   const SwapAbSelection none{nullptr, 0, 0, 0};
   // The token tiles run along grid y (at most 65535 of them).
   auto legal = [&](const KernelSwapAb& c) { return c.config.out == out && ceil_div(m, c.config.tok) <= 65535; };
+  // The heuristic's candidates: two CTAs per SM (every cluster resident at once).
+  auto candidate = [&](const KernelSwapAb& c) { return legal(c) && c.config.ctas_per_sm == 2; };
   const int64_t num_kb = ceil_div(k, 128);
   const int forced = g_forced_index.load(std::memory_order_relaxed);
   if (forced >= 0) {
@@ -88,7 +90,7 @@ SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int
   int best_tok = 0;
   for (int i = 0; i < kNumKernelsSwapAb; ++i) {
     const int t = kKernelsSwapAb[i].config.tok;
-    if (!legal(kKernelsSwapAb[i]) || t < m) continue;
+    if (!candidate(kKernelsSwapAb[i]) || t < m) continue;
     if (best_tok == 0 || t < best_tok) best_tok = t;
   }
   if (best_tok == 0) return none;
@@ -96,7 +98,7 @@ SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int
   int64_t best_ctas = 0;
   for (int i = 0; i < kNumKernelsSwapAb; ++i) {
     const KernelSwapAb& c = kKernelsSwapAb[i];
-    if (!legal(c) || c.config.tok != best_tok) continue;
+    if (!candidate(c) || c.config.tok != best_tok) continue;
     const int64_t tiles = ceil_div(n, c.config.rows());
     const int64_t ctas = tiles * choose_split(tiles, num_kb, num_sms);
     const int64_t busy = std::min<int64_t>(ctas, num_sms);

@@ -14,6 +14,7 @@ struct SwapAbConfig {
   int tok;      // token tile: the wgmma's N (a multiple of 8)
   int math_wg;  // math warpgroups: 64 weight rows each
   int stages;
+  int ctas_per_sm;  // resident CTAs per SM the config is built for (shared memory, registers)
   OutDtype out;
   int smem_bytes;
   int rows() const { return 64 * math_wg; }

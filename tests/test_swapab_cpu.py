@@ -126,7 +126,8 @@ def test_generator_mirrors_the_smem_layout():
     finally:
         del sys.modules["gen_kernels"]
     for c in gen.full_swapab_grid():
-        assert gen.swapab_smem_bytes(c.tok, c.math_wg, c.stages) <= gen.SWAPAB_SMEM_BUDGET
-        assert c.stages == gen.SWAPAB_MAX_STAGES or \
-            gen.swapab_smem_bytes(c.tok, c.math_wg, c.stages + 1) > gen.SWAPAB_SMEM_BUDGET
+        budget = gen.swapab_smem_budget(c.ctas_per_sm)
+        assert c.ctas_per_sm * (budget + 1024) <= SMEM_PER_SM
+        assert gen.swapab_smem_bytes(c.tok, c.math_wg, c.stages) <= budget
+        assert c.stages == gen.SWAPAB_MAX_STAGES or gen.swapab_smem_bytes(c.tok, c.math_wg, c.stages + 1) > budget
         assert c.stages >= 3, f"{c.name}: a ring of at least 3 stages"

@@ -73,14 +73,14 @@ __device__ __forceinline__ void tma_load_2d_hint(void* dst, const CUtensorMap* m
 }
 
 // ---------------------------------------------------------------- the kernel
-template <int kTok, int kMathWG, int kStages, typename OutT>
-__global__ void __launch_bounds__(swapab_threads(kMathWG), kSwapAbCtasPerSm)
+template <int kTok, int kMathWG, int kStages, int kCtasPerSm, typename OutT>
+__global__ void __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm)
     fp8_gemm_swapab_kernel(const __grid_constant__ CUtensorMap tmap_w, const __grid_constant__ CUtensorMap tmap_t,
                            const __grid_constant__ CUtensorMap tmap_sa, const GemmArgs args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   static_assert(kTok % 8 == 0 && kTok >= 8 && kTok <= 128, "token tile: a multiple of 8 (wgmma N)");
   static_assert(kMathWG == 1 || kMathWG == 2, "64 or 128 weight rows per CTA");
-  static_assert(swapab_fits_registers(kTok, kMathWG), "accumulators exceed the registers of two CTAs per SM");
+  static_assert(swapab_fits_registers(kTok, kMathWG, kCtasPerSm), "accumulators exceed the registers");
   constexpr int kRows = 64 * kMathWG;  // weight rows per CTA (D columns)
   constexpr int kMathThreads = 128 * kMathWG;
   constexpr int kThreads = swapab_threads(kMathWG);
@@ -89,10 +89,10 @@ __global__ void __launch_bounds__(swapab_threads(kMathWG), kSwapAbCtasPerSm)
   constexpr uint32_t kTileSa = kTok * sizeof(float);
   constexpr int kSaStride = swapab_sa_stage_floats(kTok);
   constexpr int kPart = swapab_part_stride(kMathWG);
-  constexpr int kDepth = swapab_depth(kTok, kMathWG);
+  constexpr int kDepth = swapab_depth(kTok, kMathWG, kCtasPerSm);
   constexpr int kAccRegs = kTok / 2;
   constexpr SwapAbSmem kSmem = swapab_smem(kTok, kMathWG, kStages);
-  static_assert(kSmem.total <= kSwapAbSmemBudget, "two CTAs per SM");
+  static_assert(kSmem.total <= swapab_smem_budget(kCtasPerSm), "shared-memory budget");
 
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((kSmemAlign - (smem_addr(smem_raw) % kSmemAlign)) % kSmemAlign);
@@ -283,13 +283,21 @@ __global__ void __launch_bounds__(swapab_threads(kMathWG), kSwapAbCtasPerSm)
     const int col = n0 + v * 4;
     if (col >= args.n) continue;  // N % 8 == 0: a vector is wholly inside or outside
     const uint32_t local = smem_addr(part + r * kPart + v * 4);
-    float4 sum = ld_shared_cluster_f4(map_to_cta(local, 0));
-    for (uint32_t c = 1; c < split; ++c) {
-      const float4 p = ld_shared_cluster_f4(map_to_cta(local, c));
-      sum.x += p.x;
-      sum.y += p.y;
-      sum.z += p.z;
-      sum.w += p.w;
+    // All S loads first (they overlap), then the sum in rank order.
+    float4 p[kSwapAbMaxSplit];
+#pragma unroll
+    for (uint32_t c = 0; c < kSwapAbMaxSplit; ++c) {
+      if (c < split) p[c] = ld_shared_cluster_f4(map_to_cta(local, c));
+    }
+    float4 sum = p[0];
+#pragma unroll
+    for (uint32_t c = 1; c < kSwapAbMaxSplit; ++c) {
+      if (c < split) {
+        sum.x += p[c].x;
+        sum.y += p[c].y;
+        sum.z += p[c].z;
+        sum.w += p[c].w;
+      }
     }
     OutT* dst = static_cast<OutT*>(args.d) + static_cast<int64_t>(m0 + r) * args.ldd + col;
     if constexpr (sizeof(OutT) == 2) {

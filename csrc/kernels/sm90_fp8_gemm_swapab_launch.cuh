@@ -10,11 +10,11 @@
 
 namespace fp8gemm {
 
-template <int kTok, int kMathWG, int kStages, typename OutT>
+template <int kTok, int kMathWG, int kStages, int kCtasPerSm, typename OutT>
 cudaError_t launch_fp8_gemm_swapab(const LaunchSwapAb& p) {
   constexpr int kSmem = swapab_smem(kTok, kMathWG, kStages).total;
-  static_assert(kSmem <= kSwapAbSmemBudget, "config exceeds the swap-AB shared-memory budget");
-  auto* kernel = &sm90::fp8_gemm_swapab_kernel<kTok, kMathWG, kStages, OutT>;
+  static_assert(kSmem <= swapab_smem_budget(kCtasPerSm), "config exceeds the swap-AB shared-memory budget");
+  auto* kernel = &sm90::fp8_gemm_swapab_kernel<kTok, kMathWG, kStages, kCtasPerSm, OutT>;
 
   // The shared-memory opt-in is a per-device attribute: set it once per device.
   static std::atomic<uint64_t> configured{0};

@@ -7,12 +7,13 @@
 
 namespace fp8gemm {
 
-// NOTES: every swap-AB CTA stays under half of the SM's 228 KB of shared memory (and half
-// its registers), so two CTAs share an SM. A cluster of S CTAs must land in one GPC; with
-// one CTA per SM the GPCs' leftover SMs (16-18 per GPC, clusters of 4 or 8) would push the
-// last clusters into a second wave, with two per SM the whole grid is resident at once.
-constexpr int kSwapAbCtasPerSm = 2;
-constexpr int kSwapAbSmemBudget = 112 * 1024;
+// NOTES: a config is built for one or two resident CTAs per SM (ctas_per_sm). With two,
+// every CTA stays under half of the SM's 228 KB of shared memory (and half its registers).
+// A cluster of S CTAs must land in one GPC; with one CTA per SM the GPCs' leftover SMs
+// (16-18 per GPC, clusters of 4 or 8) can push the last clusters into a second wave, with
+// two per SM the whole grid is resident at once. One per SM buys deeper rings and the
+// registers for 128 weight rows x 64 tokens.
+constexpr int swapab_smem_budget(int ctas_per_sm) { return ctas_per_sm == 1 ? kMaxSmemBytes : 112 * 1024; }
 // NOTES: thread-block clusters of up to 8 CTAs are portable on sm_90; the K split is the
 // cluster size.
 constexpr int kSwapAbMaxSplit = 8;
@@ -20,22 +21,25 @@ constexpr int kSwapAbMaxSplit = 8;
 // Threads: one math warpgroup per 64 weight rows, plus one producer warp.
 constexpr int swapab_threads(int math_wg) { return math_wg * 128 + 32; }
 
-// Registers per thread with kSwapAbCtasPerSm CTAs resident: each of the SM's four
+// Registers per thread with ctas_per_sm CTAs resident: each of the SM's four
 // 16K-register partitions holds a quarter of the warps (rounded up), in steps of 8.
 // One math warpgroup: 10 warps, 3 per partition, 168; two: 18 warps, 5, 96 (measured
 // with -Xptxas -v: the caps ptxas applies under __launch_bounds__(threads, 2)).
-constexpr int swapab_regs(int math_wg) {
-  const int warps = kSwapAbCtasPerSm * swapab_threads(math_wg) / 32;
-  return 16384 / ((warps + 3) / 4) / 32 / 8 * 8;
+constexpr int swapab_regs(int math_wg, int ctas_per_sm) {
+  const int warps = ctas_per_sm * swapab_threads(math_wg) / 32;
+  const int regs = 16384 / ((warps + 3) / 4) / 32 / 8 * 8;
+  return regs > 248 ? 248 : regs;
 }
 // Accumulator sets in flight in the math loop: as many as fit beside the promoted sum and
 // ~56 registers of addresses and scales, between 1 and 4.
-constexpr int swapab_depth(int tok, int math_wg) {
-  const int depth = (swapab_regs(math_wg) - 56) / (tok / 2) - 1;
+constexpr int swapab_depth(int tok, int math_wg, int ctas_per_sm) {
+  const int depth = (swapab_regs(math_wg, ctas_per_sm) - 56) / (tok / 2) - 1;
   return depth > 4 ? 4 : (depth < 1 ? 1 : depth);
 }
 // A config fits the registers when its promoted sum and one accumulator set do.
-constexpr bool swapab_fits_registers(int tok, int math_wg) { return swapab_regs(math_wg) - 56 >= tok; }
+constexpr bool swapab_fits_registers(int tok, int math_wg, int ctas_per_sm) {
+  return swapab_regs(math_wg, ctas_per_sm) - 56 >= tok;
+}
 
 // Floats per token row of the partial-sum buffer: the tile's weight rows plus 4, so the
 // accumulator stores of one warp fall into 32 different banks and rows stay 16-B aligned.
