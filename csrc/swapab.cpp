@@ -26,18 +26,37 @@ std::atomic<int> g_forced_split{0};
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// NOTES: the largest M that the swap-AB kernel serves: the crossover measured against the
-// 1D2D kernel's best config on the DeepSeek dense shapes (benchmarks/NOTES.md #24).
+// NOTES: where swap-AB serves a dense call, from the crossover sweep against the 1D2D
+// kernel (scripts/swapab_sweep.py, benchmarks/NOTES.md #24): every M <= 16; M <= 64 when
+// K >= 4096 (at M = 32-64 and K <= 2048 the 1D2D kernel tied or won: 12.2 vs 13.4 us at
+// (64, 7168, 2048), 24.1 vs 26.5 at (64, 24576, 1536)); never past 64 (two token tiles
+// stream the weights twice: 16.4 vs 16.6 us at (96, 2112, 7168), worse at larger N).
 constexpr int64_t kSwapAbMaxM = 64;
-// NOTES: CTAs the K split aims for, per SM: one streaming CTA per SM already keeps enough
-// bytes in flight (a ring of 4-11 stages); more splits add partial tiles to reduce.
-constexpr int kTargetCtasPerSm = 1;
+constexpr int64_t kSwapAbShortKMaxM = 16;
+constexpr int64_t kSwapAbLongK = 4096;
+// NOTES: the K split aims for this many CTAs per SM, in percent: 75% with 8..16 tokens
+// (measured at N = 2112: split 3 (99 CTAs) 13.0 us, split 4 (132) 13.6, split 2 (66) 13.6,
+// split 8 (264) 16.6; at N = 4096, 64 CTAs beat 128 by 0.5-1 us), 100% from 32 tokens
+// (N = 2112: split 4 13.7 vs split 3 14.2; N = 4096: split 2 18.8 vs split 1 20.9).
+constexpr int kTargetPctSmallTok = 75;
+constexpr int kTargetPctLargeTok = 100;
+// NOTES: a CTA whose ring holds less than 64 KB of weights and whose K slice is long
+// (>= 64 blocks) is bound by its own bytes in flight: the split doubles so that two CTAs
+// share each SM (64 tokens at (64, 7168, 16384): split 2 52.6 us, split 1 55.6).
+constexpr int kMinRingBytes = 64 * 1024;
+constexpr int64_t kLongSliceBlocks = 64;
 
-// The K split for `tiles` output tiles: enough CTAs to give every SM one, at most 8 (the
-// portable cluster size) and at most one per K block.
-int choose_split(int64_t tiles, int64_t num_kb, int num_sms) {
-  const int64_t want = std::max<int64_t>(1, int64_t(kTargetCtasPerSm) * num_sms / std::max<int64_t>(tiles, 1));
-  return static_cast<int>(std::min<int64_t>({want, kSwapAbMaxSplit, num_kb}));
+// The K split for `tiles` output tiles of config c: enough CTAs for the target share of
+// the SMs, at most 8 (the portable cluster size) and at most one per K block.
+int choose_split(const SwapAbConfig& c, int64_t tiles, int64_t num_kb, int num_sms) {
+  tiles = std::max<int64_t>(tiles, 1);
+  const int pct = c.tok >= 32 ? kTargetPctLargeTok : kTargetPctSmallTok;
+  int64_t split = std::max<int64_t>(1, int64_t(pct) * num_sms / 100 / tiles);
+  const int64_t ring_bytes = int64_t(c.stages) * c.rows() * 128;
+  if (ring_bytes < kMinRingBytes && num_kb / split >= kLongSliceBlocks &&
+      tiles * split * 2 <= int64_t(c.ctas_per_sm) * num_sms)
+    split *= 2;
+  return static_cast<int>(std::min<int64_t>({split, kSwapAbMaxSplit, num_kb}));
 }
 
 SwapAbSelection make(const KernelSwapAb* k, int64_t m, int64_t n, int split) {
@@ -77,42 +96,32 @@ SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int
     if (legal(c)) {
       const int fs = g_forced_split.load(std::memory_order_relaxed);
       const int64_t tiles = ceil_div(n, c.config.rows()) * ceil_div(m, c.config.tok);
-      return make(&c, m, n, fs > 0 ? fs : choose_split(tiles, num_kb, num_sms));
+      return make(&c, m, n, fs > 0 ? fs : choose_split(c.config, tiles, num_kb, num_sms));
     }
   }
   // Split K changes the summation order, so batch-invariant mode keeps to the 1D2D kernel;
   // a forced 1D2D config (testing) is served as forced.
   if (!swap_ab_enabled() || batch_invariant() || forced_kernel_1d2d() >= 0 || m > kSwapAbMaxM) return none;
+  if (m > kSwapAbShortKMaxM && k < kSwapAbLongK) return none;
 
-  // The smallest compiled token tile that holds M; then, among the configs with it, the
-  // 128-row weight tiles (two math warpgroups on one token tile: half the token re-reads)
-  // unless they leave SMs idle where the 64-row tiles would not.
+  // The smallest compiled token tile that holds M; among the configs with it, 64-row weight
+  // tiles with two CTAs per SM (128-row tiles and one-CTA-per-SM rings measured no better:
+  // benchmarks/NOTES.md #24).
   int best_tok = 0;
   for (int i = 0; i < kNumKernelsSwapAb; ++i) {
     const int t = kKernelsSwapAb[i].config.tok;
-    if (!candidate(kKernelsSwapAb[i]) || t < m) continue;
+    if (!candidate(kKernelsSwapAb[i]) || kKernelsSwapAb[i].config.rows() != 64 || t < m) continue;
     if (best_tok == 0 || t < best_tok) best_tok = t;
   }
   if (best_tok == 0) return none;
   const KernelSwapAb* best = nullptr;
-  int64_t best_ctas = 0;
   for (int i = 0; i < kNumKernelsSwapAb; ++i) {
     const KernelSwapAb& c = kKernelsSwapAb[i];
-    if (!candidate(c) || c.config.tok != best_tok) continue;
-    const int64_t tiles = ceil_div(n, c.config.rows());
-    const int64_t ctas = tiles * choose_split(tiles, num_kb, num_sms);
-    const int64_t busy = std::min<int64_t>(ctas, num_sms);
-    const int64_t best_busy = std::min<int64_t>(best_ctas, num_sms);
-    // More busy SMs first (within 10%), then wider weight tiles.
-    if (best == nullptr || busy > best_busy * 11 / 10 ||
-        (busy * 11 / 10 >= best_busy && c.config.rows() > best->config.rows())) {
-      best = &c;
-      best_ctas = ctas;
-    }
+    if (candidate(c) && c.config.tok == best_tok && c.config.rows() == 64) best = &c;
   }
   if (best == nullptr) return none;
-  const int64_t tiles = ceil_div(n, best->config.rows());
-  return make(best, m, n, choose_split(tiles, num_kb, num_sms));
+  const int64_t tiles = ceil_div(n, best->config.rows()) * ceil_div(m, best->config.tok);
+  return make(best, m, n, choose_split(best->config, tiles, num_kb, num_sms));
 }
 
 bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {

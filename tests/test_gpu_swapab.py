@@ -63,6 +63,21 @@ def _run_poisoned(p: dict[str, torch.Tensor], out_dtype: torch.dtype) -> torch.T
     return out
 
 
+def _heuristic_index(m: int, out: str) -> int:
+    """The config the heuristic would take for m tokens: the smallest token tile that holds
+    them, 64 weight rows, two CTAs per SM (the largest tile when none holds them)."""
+    best = None
+    for i, line in enumerate(fp8gemm.swapab_kernel_grid().splitlines()):
+        if f"out={out}" not in line or "rows=64 " not in line or "ctas_per_sm=2" not in line:
+            continue
+        tok = int(line.split("tok=")[1].split()[0])
+        key = (tok < m, tok if tok >= m else -tok)
+        if best is None or key < best[0]:
+            best = (key, i)
+    assert best is not None
+    return best[1]
+
+
 def _swap_configs(out: str) -> list[int]:
     return [i for i, line in enumerate(fp8gemm.swapab_kernel_grid().splitlines()) if f"out={out}" in line]
 
@@ -102,27 +117,39 @@ class _Forced:
 @pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float32], ids=str)
 @pytest.mark.parametrize("shape", SHAPES, ids=shape_id)
 def test_swapab_matches_reference(shape: tuple[int, int, int], out_dtype: torch.dtype) -> None:
+    """The heuristic's swap-AB config (forced with the heuristic's split where the
+    crossover hands the shape to the 1D2D kernel, so every shape runs swap-AB)."""
     m, n, k = shape
-    cfg = fp8gemm.select_config("gemm_nt", m, n, k, out_dtype=out_dtype)
     out_name = "fp32" if out_dtype == torch.float32 else "bf16"
-    toks = [int(ln.split("tok=")[1].split()[0]) for ln in fp8gemm.swapab_kernel_grid().splitlines()
-            if f"out={out_name}" in ln]
-    if any(t >= m for t in toks):
-        assert cfg["swap_ab"], f"decode-sized M = {m} must take the swap-AB path: {cfg}"
     p = _problem(shape)
-    _check_close(_run_poisoned(p, out_dtype), reference_gemm_nt(*_args(p)))
+    cfg = fp8gemm.select_config("gemm_nt", m, n, k, out_dtype=out_dtype)
+    if cfg["swap_ab"]:
+        out = _run_poisoned(p, out_dtype)
+    else:
+        assert m > 16 and k < 4096, f"decode-sized M = {m} must take the swap-AB path: {cfg}"
+        with _Forced(_heuristic_index(m, out_name), 0):
+            assert fp8gemm.select_config("gemm_nt", m, n, k, out_dtype=out_dtype)["swap_ab"]
+            out = _run_poisoned(p, out_dtype)
+    _check_close(out, reference_gemm_nt(*_args(p)))
 
 
-@pytest.mark.parametrize("shape", [(1, 2112, 7168), (33, 200, 2064), (64, 4096, 576)], ids=shape_id)
+def _assert_swap(shape: tuple[int, int, int], out_dtype: torch.dtype = torch.bfloat16) -> None:
+    cfg = fp8gemm.select_config("gemm_nt", *shape, out_dtype=out_dtype)
+    assert cfg["swap_ab"], f"{shape} should take the swap-AB path: {cfg}"
+
+
+@pytest.mark.parametrize("shape", [(1, 2112, 7168), (33, 200, 4112), (64, 4096, 4096)], ids=shape_id)
 def test_swapab_functional_op(shape: tuple[int, int, int]) -> None:
+    _assert_swap(shape)
     p = _problem(shape)
     out = fp8gemm.gemm_nt(*_args(p))
     assert out.shape == shape[:2] and out.dtype == torch.bfloat16 and out.is_contiguous()
     _check_close(out, reference_gemm_nt(*_args(p)))
 
 
-@pytest.mark.parametrize("shape", [(1, 136, 16), (7, 2112, 2064), (33, 200, 7168), (64, 4096, 576)], ids=shape_id)
+@pytest.mark.parametrize("shape", [(1, 136, 16), (7, 2112, 2064), (33, 200, 7168), (64, 4096, 4096)], ids=shape_id)
 def test_swapab_accumulate(shape: tuple[int, int, int]) -> None:
+    _assert_swap(shape, torch.float32)
     p = _problem(shape)
     ref = reference_gemm_nt(*_args(p))
     gen = torch.Generator(device="cuda").manual_seed(5)
@@ -132,9 +159,10 @@ def test_swapab_accumulate(shape: tuple[int, int, int]) -> None:
     _check_close(out, out0.double() + ref)
 
 
-@pytest.mark.parametrize("shape", [(1, 136, 576), (33, 200, 2064), (63, 2112, 7168)], ids=shape_id)
+@pytest.mark.parametrize("shape", [(1, 136, 576), (33, 200, 4112), (63, 2112, 7168)], ids=shape_id)
 def test_swapab_never_writes_rows_past_m(shape: tuple[int, int, int]) -> None:
     """out is the first M rows of a larger buffer: the rows after it must keep their bytes."""
+    _assert_swap(shape, torch.float32)
     m, n, _ = shape
     p = _problem(shape)
     buf = torch.full((m + 16, n), 12345.0, dtype=torch.float32, device="cuda")
@@ -189,8 +217,9 @@ def test_swapab_bitwise_deterministic(shape: tuple[int, int, int], out_dtype: to
             assert torch.equal(fp8gemm.gemm_nt(*_args(p), out_dtype=out_dtype), split8)
 
 
-@pytest.mark.parametrize("shape", [(4, 2112, 7168), (33, 200, 2064)], ids=shape_id)
+@pytest.mark.parametrize("shape", [(4, 2112, 7168), (33, 200, 4112)], ids=shape_id)
 def test_swapab_cuda_graph_replay_sees_new_data(shape: tuple[int, int, int]) -> None:
+    _assert_swap(shape)
     first, second = _problem(shape, salt=3), _problem(shape, salt=4)
     a, sa, b, sb = (t.clone() for t in _args(first))
     sa = fp8gemm.get_col_major_tma_aligned_tensor(sa)
@@ -212,8 +241,9 @@ def test_swapab_cuda_graph_replay_sees_new_data(shape: tuple[int, int, int]) -> 
 
 
 @pytest.mark.parametrize("layout", ["sa_row_major", "sa_col_major_unpadded", "sa_strided_view"])
-@pytest.mark.parametrize("shape", [(7, 200, 576), (33, 2112, 2064)], ids=shape_id)
+@pytest.mark.parametrize("shape", [(7, 200, 576), (33, 2112, 4112)], ids=shape_id)
 def test_swapab_non_canonical_sa(shape: tuple[int, int, int], layout: str) -> None:
+    _assert_swap(shape)
     p = _problem(shape)
     expected = fp8gemm.gemm_nt(*_args(p))
     sa = p["sa"]
@@ -231,8 +261,9 @@ def test_swapab_non_canonical_sa(shape: tuple[int, int, int], layout: str) -> No
     assert torch.equal(out, expected), "same scale values in another layout must give the same result"
 
 
-@pytest.mark.parametrize("shape", [(8, 2112, 7168), (64, 4096, 576)], ids=shape_id)
+@pytest.mark.parametrize("shape", [(8, 2112, 7168), (64, 4096, 4096)], ids=shape_id)
 def test_swap_ab_off_and_on_agree_with_reference(shape: tuple[int, int, int]) -> None:
+    _assert_swap(shape)
     p = _problem(shape)
     ref = reference_gemm_nt(*_args(p))
     on = _run_poisoned(p, torch.bfloat16)
@@ -249,6 +280,7 @@ def test_swap_ab_off_and_on_agree_with_reference(shape: tuple[int, int, int]) ->
 def test_swapab_with_pdl_chain() -> None:
     """Accumulating calls back to back under programmatic dependent launch: each must see
     the previous one's result (the kernel waits on the grid dependency before its loads)."""
+    _assert_swap((16, 2112, 2048), torch.float32)
     p = _problem((16, 2112, 2048))
     ref = reference_gemm_nt(*_args(p))
     out = torch.zeros(16, 2112, device="cuda")

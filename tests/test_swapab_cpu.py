@@ -34,7 +34,9 @@ def test_small_m_picks_swap_ab(m, n, k, out_dtype):
     cfg = fp8gemm.select_config("gemm_nt", m, n, k, out_dtype=out_dtype)
     out = "fp32" if out_dtype == torch.float32 else "bf16"
     toks = [int(ln.split("tok=")[1].split()[0]) for ln in _swap_lines() if f"out={out}" in ln]
-    if not any(t >= m for t in toks):  # a reduced (dev) grid
+    if not any(t >= m for t in toks) or (m > 16 and k < 4096):
+        # A reduced (dev) grid; or the measured crossover: past 16 tokens with K <= 2048 the
+        # 1D2D kernel ties or wins (csrc/swapab.cpp).
         assert cfg["swap_ab"] is False
         return
     assert cfg["swap_ab"] is True, cfg
