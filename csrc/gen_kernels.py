@@ -150,8 +150,7 @@ def swapab_smem_bytes(tok: int, math_wg: int, stages: int) -> int:
     """Mirror of swapab_smem() in csrc/kernels/sm90_swapab_layout.hpp."""
     total = stages * math_wg * 64 * BLOCK_K + stages * tok * BLOCK_K
     total += stages * (-(-tok // 32) * 32) * 4  # token scales per stage, 128-byte padded
-    total += tok * (math_wg * 64 + 4) * 4  # the partial-sum buffer
-    total += stages * 2 * 8
+    total += stages * 2 * 8  # the partial-sum buffer reuses the ring (swapab_part_fits)
     return total + SMEM_ALIGN
 
 

@@ -93,6 +93,7 @@ __global__ void __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm)
   constexpr int kAccRegs = kTok / 2;
   constexpr SwapAbSmem kSmem = swapab_smem(kTok, kMathWG, kStages);
   static_assert(kSmem.total <= swapab_smem_budget(kCtasPerSm), "shared-memory budget");
+  static_assert(swapab_part_fits(kTok, kMathWG, kStages), "the partial tile reuses the ring");
 
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((kSmemAlign - (smem_addr(smem_raw) % kSmemAlign)) % kSmemAlign);
@@ -253,7 +254,11 @@ __global__ void __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm)
       static_dispatch<kDepth>(nkb - kb, finish);
     }
 
-    // This CTA's partial tile, transposed to D's orientation: part[token][weight row].
+    // This CTA's partial tile, transposed to D's orientation: part[token][weight row]. It
+    // overwrites the ring: every issued load has landed and been consumed (each math warp
+    // waited on every full barrier and on its last wgmma group), and the barrier keeps the
+    // other warpgroup's and warps' last MMAs from still reading it.
+    named_barrier_sync(1, kMathThreads);
 #pragma unroll
     for (int j = 0; j < kTok / 8; ++j) {
 #pragma unroll

@@ -52,17 +52,22 @@ struct SwapAbSmem {
 };
 
 // Per stage a weight tile (64 * math_wg rows x 128 B) and a token tile (tok rows x 128 B),
-// both 1024-aligned for the 128-byte swizzle, and the tokens' scales; then the partial-sum
-// buffer [tok][part_stride] fp32, the full/empty mbarriers and 1024 bytes of alignment slack.
+// both 1024-aligned for the 128-byte swizzle, and the tokens' scales; then the full/empty
+// mbarriers and 1024 bytes of alignment slack. The partial-sum buffer [tok][part_stride]
+// fp32 reuses the start of the ring once the main loop has consumed every stage (one more
+// stage for 64 tokens than a buffer of its own).
 constexpr SwapAbSmem swapab_smem(int tok, int math_wg, int stages) {
   SwapAbSmem l{};
   l.w_offset = 0;
   l.t_offset = l.w_offset + stages * math_wg * 64 * kBlockK;
   l.sa_offset = l.t_offset + stages * tok * kBlockK;
-  l.part_offset = l.sa_offset + stages * swapab_sa_stage_floats(tok) * 4;
-  l.bar_offset = l.part_offset + tok * swapab_part_stride(math_wg) * 4;
+  l.part_offset = 0;
+  l.bar_offset = l.sa_offset + stages * swapab_sa_stage_floats(tok) * 4;
   l.total = l.bar_offset + stages * 2 * 8 + kSmemAlign;
   return l;
+}
+constexpr bool swapab_part_fits(int tok, int math_wg, int stages) {
+  return tok * swapab_part_stride(math_wg) * 4 <= swapab_smem(tok, math_wg, stages).sa_offset;
 }
 
 }  // namespace fp8gemm
