@@ -26,36 +26,31 @@ std::atomic<int> g_forced_split{0};
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// NOTES: where swap-AB serves a dense call, from the crossover sweep against the 1D2D
-// kernel (scripts/swapab_sweep.py, benchmarks/NOTES.md #24): every M <= 16; M <= 64 when
-// K >= 4096 (at M = 32-64 and K <= 2048 the 1D2D kernel tied or won: 12.2 vs 13.4 us at
-// (64, 7168, 2048), 24.1 vs 26.5 at (64, 24576, 1536)); never past 64 (two token tiles
+// NOTES: where swap-AB serves a dense call, from the crossover sweeps against the 1D2D
+// kernel (scripts/swapab_sweep.py, benchmarks/NOTES.md #24): every M <= 16; M <= 32 when
+// K >= 4096 (with K <= 2048 the 1D2D kernel tied or won from 32 tokens: 12.5 vs 13.0 us at
+// (32, 7168, 2048), 24.1 vs 26.5 at (64, 24576, 1536)); M <= 64 when also N <= 4096
+// (at (64, 7168, 16384) the two tied within run-to-run noise, 53-56 us each, and ncu
+// kernel times favoured the 1D2D kernel, 44.5 vs 45.6 us); never past 64 (two token tiles
 // stream the weights twice: 16.4 vs 16.6 us at (96, 2112, 7168), worse at larger N).
 constexpr int64_t kSwapAbMaxM = 64;
 constexpr int64_t kSwapAbShortKMaxM = 16;
 constexpr int64_t kSwapAbLongK = 4096;
+constexpr int64_t kSwapAbMidMaxM = 32;
+constexpr int64_t kSwapAbWideN = 4096;
 // NOTES: the K split aims for this many CTAs per SM, in percent: 75% with 8..16 tokens
 // (measured at N = 2112: split 3 (99 CTAs) 13.0 us, split 4 (132) 13.6, split 2 (66) 13.6,
 // split 8 (264) 16.6; at N = 4096, 64 CTAs beat 128 by 0.5-1 us), 100% from 32 tokens
 // (N = 2112: split 4 13.7 vs split 3 14.2; N = 4096: split 2 18.8 vs split 1 20.9).
 constexpr int kTargetPctSmallTok = 75;
 constexpr int kTargetPctLargeTok = 100;
-// NOTES: a CTA whose ring holds less than 64 KB of weights and whose K slice is long
-// (>= 64 blocks) is bound by its own bytes in flight: the split doubles so that two CTAs
-// share each SM (64 tokens at (64, 7168, 16384): split 2 52.6 us, split 1 55.6).
-constexpr int kMinRingBytes = 64 * 1024;
-constexpr int64_t kLongSliceBlocks = 64;
 
 // The K split for `tiles` output tiles of config c: enough CTAs for the target share of
 // the SMs, at most 8 (the portable cluster size) and at most one per K block.
 int choose_split(const SwapAbConfig& c, int64_t tiles, int64_t num_kb, int num_sms) {
   tiles = std::max<int64_t>(tiles, 1);
   const int pct = c.tok >= 32 ? kTargetPctLargeTok : kTargetPctSmallTok;
-  int64_t split = std::max<int64_t>(1, int64_t(pct) * num_sms / 100 / tiles);
-  const int64_t ring_bytes = int64_t(c.stages) * c.rows() * 128;
-  if (ring_bytes < kMinRingBytes && num_kb / split >= kLongSliceBlocks &&
-      tiles * split * 2 <= int64_t(c.ctas_per_sm) * num_sms)
-    split *= 2;
+  const int64_t split = std::max<int64_t>(1, int64_t(pct) * num_sms / 100 / tiles);
   return static_cast<int>(std::min<int64_t>({split, kSwapAbMaxSplit, num_kb}));
 }
 
@@ -103,6 +98,7 @@ SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int
   // a forced 1D2D config (testing) is served as forced.
   if (!swap_ab_enabled() || batch_invariant() || forced_kernel_1d2d() >= 0 || m > kSwapAbMaxM) return none;
   if (m > kSwapAbShortKMaxM && k < kSwapAbLongK) return none;
+  if (m > kSwapAbMidMaxM && n > kSwapAbWideN) return none;
 
   // The smallest compiled token tile that holds M; among the configs with it, 64-row weight
   // tiles with two CTAs per SM (128-row tiles and one-CTA-per-SM rings measured no better:

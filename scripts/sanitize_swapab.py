@@ -3,10 +3,12 @@ for compute-sanitizer (memcheck, racecheck, synccheck): partial weight tiles, pa
 blocks, M past the token tile, fp32 accumulate, CTAs with empty K slices.
 
     compute-sanitizer --tool racecheck python3 scripts/sanitize_swapab.py
+    SWAPAB_SPLITS=1 ...   (only these K splits)
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import torch
@@ -29,7 +31,7 @@ def main() -> int:
         ref = reference_gemm_nt(*args)
         for i, line in enumerate(lines):
             out_dtype = torch.float32 if "out=fp32" in line else torch.bfloat16
-            for split in (1, 3, 8):
+            for split in (int(s) for s in os.environ.get("SWAPAB_SPLITS", "1,3,8").split(",")):
                 lib.fp8gemm_force_swapab(i, split)
                 try:
                     out = torch.full(shape[:2], float("nan"), dtype=out_dtype, device="cuda")

@@ -34,9 +34,9 @@ def test_small_m_picks_swap_ab(m, n, k, out_dtype):
     cfg = fp8gemm.select_config("gemm_nt", m, n, k, out_dtype=out_dtype)
     out = "fp32" if out_dtype == torch.float32 else "bf16"
     toks = [int(ln.split("tok=")[1].split()[0]) for ln in _swap_lines() if f"out={out}" in ln]
-    if not any(t >= m for t in toks) or (m > 16 and k < 4096):
-        # A reduced (dev) grid; or the measured crossover: past 16 tokens with K <= 2048 the
-        # 1D2D kernel ties or wins (csrc/swapab.cpp).
+    if not any(t >= m for t in toks) or (m > 16 and k < 4096) or (m > 32 and n > 4096):
+        # A reduced (dev) grid; or the measured crossover: past 16 tokens with K <= 2048 and
+        # past 32 with N > 4096 the 1D2D kernel ties or wins (csrc/swapab.cpp).
         assert cfg["swap_ab"] is False
         return
     assert cfg["swap_ab"] is True, cfg
@@ -59,7 +59,7 @@ def test_large_m_keeps_the_1d2d_kernel(m, n, k):
     assert cfg["swap_ab"] is False and cfg["block_m"] in (64, 128, 256)
 
 
-@pytest.mark.parametrize("m,n,k", [(1, 2112, 7168), (64, 7168, 16384), (16, 16, 16), (8, 136, 112)])
+@pytest.mark.parametrize("m,n,k", [(1, 2112, 7168), (64, 4096, 16384), (32, 7168, 16384), (16, 16, 16), (8, 136, 112)])
 @pytest.mark.parametrize("num_sms", [132, 78, 1])
 def test_swap_ab_config_fits(m, n, k, num_sms):
     cfg = fp8gemm.select_config("gemm_nt", m, n, k, num_sms=num_sms)

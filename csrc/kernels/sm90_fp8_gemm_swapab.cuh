@@ -287,12 +287,17 @@ __global__ void __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm)
     const int r = i / kVecs, v = i % kVecs;
     const int col = n0 + v * 4;
     if (col >= args.n) continue;  // N % 8 == 0: a vector is wholly inside or outside
-    const uint32_t local = smem_addr(part + r * kPart + v * 4);
-    // All S loads first (they overlap), then the sum in rank order.
+    const float* mine = part + r * kPart + v * 4;
+    // All S loads first (they overlap), then the sum in rank order. Without a cluster,
+    // the own tile through a plain shared-memory load.
     float4 p[kSwapAbMaxSplit];
+    if (split == 1) {
+      p[0] = *reinterpret_cast<const float4*>(mine);
+    } else {
 #pragma unroll
-    for (uint32_t c = 0; c < kSwapAbMaxSplit; ++c) {
-      if (c < split) p[c] = ld_shared_cluster_f4(map_to_cta(local, c));
+      for (uint32_t c = 0; c < kSwapAbMaxSplit; ++c) {
+        if (c < split) p[c] = ld_shared_cluster_f4(map_to_cta(smem_addr(mine), c));
+      }
     }
     float4 sum = p[0];
 #pragma unroll
