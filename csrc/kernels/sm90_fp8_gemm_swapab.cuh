@@ -273,12 +273,10 @@ __global__ void __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm)
 
   // ---------------------------------------------------------------- cluster reduction and store
   // Every partial is written (and, through the barrier's release/acquire, visible to the
-  // whole cluster) before anyone reads.
-  if (split > 1) {
-    cluster_sync();
-  } else {
-    __syncthreads();
-  }
+  // whole cluster) before anyone reads. A launch without a cluster is a cluster of one CTA,
+  // where this is a CTA barrier. (With __syncthreads() there instead, racecheck reported
+  // hazards between the partial-tile writes and reads of split-1 launches; none with this.)
+  cluster_sync();
   constexpr int kVecs = kRows / 4;  // 4-column vectors per token row of the tile
   const int rows = min(kTok, args.m - m0);
   const int items = rows * kVecs;
