@@ -41,6 +41,14 @@ __device__ __forceinline__ uint32_t map_to_cta(uint32_t local, uint32_t rank) {
   return remote;
 }
 
+// A cluster barrier (a CTA barrier without a cluster launch) with release/acquire ordering
+// that counts threads, not warps: without .aligned it stays exact when the lanes of a warp
+// arrive apart (after the producer's single-lane branch or a loop of uneven trip counts),
+// where an .aligned barrier is undefined and may count a warp twice and open early.
+__device__ __forceinline__ void cluster_barrier_sync() {
+  asm volatile("barrier.cluster.arrive.release;\n\tbarrier.cluster.wait.acquire;" ::: "memory");
+}
+
 __device__ __forceinline__ float4 ld_shared_cluster_f4(uint32_t addr) {
   float4 v;
   asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];"
@@ -131,12 +139,15 @@ __global__ void __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm)
 
   if (threadIdx.x >= kMathThreads) {
     // ------------------------------------------------------------ producer warp
-    if (threadIdx.x == kMathThreads) {
-      const uint64_t stream_policy = l2_policy_evict_first();
-      const uint64_t keep_policy = l2_policy_evict_last();
-      int stage = 0;
-      uint32_t phase = 0;
-      for (int kb = kb_begin; kb < kb_end; ++kb) {
+    // The whole warp walks the loop and lane 0 issues, so the warp stays converged (a warp
+    // whose lanes reach a barrier apart may be counted twice by it).
+    const bool issuer = threadIdx.x == kMathThreads;
+    const uint64_t stream_policy = l2_policy_evict_first();
+    const uint64_t keep_policy = l2_policy_evict_last();
+    int stage = 0;
+    uint32_t phase = 0;
+    for (int kb = kb_begin; kb < kb_end; ++kb) {
+      if (issuer) {
         mbarrier_wait(&empty[stage], phase ^ 1);
         mbarrier_arrive_expect_tx(&full[stage], kTileW + kTileT + kTileSa);
         const int k0 = kb * kBlockK;
@@ -145,13 +156,13 @@ __global__ void __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm)
         tma_load_2d_hint(smem_t + stage * kTileT, &tmap_t, &full[stage], k0, m0, keep_policy);
         // Token scales: row kb of the canonical [Kb, align(M, 4)] layout, tokens past M zero.
         tma_load_2d(smem_sa + stage * kSaStride, &tmap_sa, &full[stage], m0, kb);
-        if (++stage == kStages) {
-          stage = 0;
-          phase ^= 1;
-        }
+      }
+      __syncwarp();
+      if (++stage == kStages) {
+        stage = 0;
+        phase ^= 1;
       }
     }
-    __syncwarp();
   } else {
     // ------------------------------------------------------------ math warpgroups
     const int wg = threadIdx.x / 128;
@@ -273,10 +284,11 @@ __global__ void __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm)
 
   // ---------------------------------------------------------------- cluster reduction and store
   // Every partial is written (and, through the barrier's release/acquire, visible to the
-  // whole cluster) before anyone reads. A launch without a cluster is a cluster of one CTA,
-  // where this is a CTA barrier. (With __syncthreads() there instead, racecheck reported
-  // hazards between the partial-tile writes and reads of split-1 launches; none with this.)
-  cluster_sync();
+  // whole cluster) before anyone reads. A launch without a cluster is a cluster of one CTA.
+  // (With the .aligned barriers here, racecheck reported hazards between the partial-tile
+  // writes and reads of split-1 launches, and one run of the 8-thread stress test gave a
+  // wrong (1, 2112, 7168) result: a barrier that opened early, see cluster_barrier_sync.)
+  cluster_barrier_sync();
   constexpr int kVecs = kRows / 4;  // 4-column vectors per token row of the tile
   const int rows = min(kTok, args.m - m0);
   const int items = rows * kVecs;
@@ -328,7 +340,7 @@ __global__ void __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm)
     }
   }
   // No CTA may leave while a peer can still read its partial tile.
-  if (split > 1) cluster_sync();
+  if (split > 1) cluster_barrier_sync();
 #endif
 }
 
