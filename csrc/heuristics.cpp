@@ -167,6 +167,7 @@ void set_batch_invariant(bool on) { g_batch_invariant.store(on, std::memory_orde
 bool batch_invariant() { return g_batch_invariant.load(std::memory_order_relaxed); }
 
 void force_kernel_1d2d(int index) { g_forced.store(index < kNumKernels1D2D ? index : -1); }
+int forced_kernel_1d2d() { return g_forced.load(std::memory_order_relaxed); }
 
 Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t groups, OutDtype out, int num_sms) {
   const int forced = g_forced.load(std::memory_order_relaxed);
