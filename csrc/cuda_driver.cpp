@@ -207,8 +207,9 @@ void launch_kernel(const KernelImage& k, const KernelLaunch& l, void** params) {
   if (f == nullptr) f = load(k, l.device);
 
   CUlaunchConfig cfg{};
-  cfg.gridDimX = l.grid;
-  cfg.gridDimY = cfg.gridDimZ = 1;
+  cfg.gridDimX = l.grid_x;
+  cfg.gridDimY = l.grid_y;
+  cfg.gridDimZ = 1;
   cfg.blockDimX = static_cast<unsigned>(k.threads);
   cfg.blockDimY = cfg.blockDimZ = 1;
   cfg.sharedMemBytes = static_cast<unsigned>(k.smem_bytes);
@@ -216,9 +217,9 @@ void launch_kernel(const KernelImage& k, const KernelLaunch& l, void** params) {
   CUlaunchAttribute attrs[2];
   cfg.attrs = attrs;
   cfg.numAttrs = 0;
-  if (k.cluster > 1) {
+  if (l.cluster > 1) {
     attrs[cfg.numAttrs].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-    attrs[cfg.numAttrs].value.clusterDim.x = static_cast<unsigned>(k.cluster);
+    attrs[cfg.numAttrs].value.clusterDim.x = l.cluster;
     attrs[cfg.numAttrs].value.clusterDim.y = 1;
     attrs[cfg.numAttrs].value.clusterDim.z = 1;
     ++cfg.numAttrs;

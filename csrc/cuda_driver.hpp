@@ -13,10 +13,12 @@
 //      __device__ __forceinline__ body template) and its __launch_bounds__.
 //   2. Build each into a cubin with the chosen toolchain (CMake: fp8gemm_add_cubin) and
 //      embed it (the generated registry's .incbin lines).
-//   3. Describe it with a KernelImage {blob, entry name, threads, dynamic smem, cluster}.
+//   3. Describe it with a KernelImage {cubin, entry name, threads, dynamic smem} in the
+//      family's generated registry (gen_kernels.py: embed_cubins + a table).
 //   4. In the op: make_device_current(device) before encoding tensor maps, then
-//      launch_kernel(image, {grid, device, stream, pdl}, params), params being one pointer
-//      per kernel parameter, in order (tensor maps and structs by address).
+//      launch_kernel(image, {grid_x, grid_y, cluster, device, stream, pdl}, params), params
+//      being one pointer per kernel parameter, in order (tensor maps and structs by address).
+// The 1D2D family (op_common.cpp) and the swap-AB family (swapab.cpp) follow it.
 #pragma once
 
 #include <atomic>
@@ -78,13 +80,13 @@ struct KernelImage {
   const char* entry;           // its extern "C" entry point
   int threads;                 // block size
   int smem_bytes;              // dynamic shared memory per block
-  int cluster;                 // CTAs per cluster along x (1: no cluster)
   // Per device: the loaded function (null until the first launch there).
   mutable std::atomic<CUfunction> loaded[kMaxDevices] = {};
 };
 
 struct KernelLaunch {
-  unsigned grid;  // blocks along x
+  unsigned grid_x, grid_y;  // blocks
+  unsigned cluster;         // CTAs per cluster along x (1: no cluster; at most 8, the portable size)
   int device;
   CUstream stream;  // torch's current stream (a cudaStream_t is a CUstream)
   bool pdl;         // programmatic stream serialization (see set_pdl)

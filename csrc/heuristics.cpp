@@ -109,6 +109,11 @@ Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_
     if (c.out != out || c.layout != layout) continue;
     const int64_t blocks_m = blocks_m_of(c, m, groups), blocks_n = ceil_div(n, c.block_n);
     if (!multicast_legal(c, blocks_m, blocks_n, num_sms)) continue;
+    // NOTES: contiguous groups with K < 4096: each 256-row tile streams a new group's
+    // weights from DRAM through a 3-stage ring, 16-32 K blocks long; the 5-stage 128-row
+    // tiles measured 8% faster at (32 groups x 256 rows, 7168, 2048) and level at
+    // K = 7168 (scripts/ab_grouped.py, benchmarks/NOTES.md #29).
+    if (layout == Layout::kContiguous && c.block_m == 256 && k < 4096) continue;
     const Estimate e = estimate(c, m, n, k, groups, num_sms);
     // Prefer the lower estimate; within 2%, no cluster (measured: multicast rarely pays
     // off by more), then fewer bytes per block, then larger tiles.
@@ -162,6 +167,7 @@ void set_batch_invariant(bool on) { g_batch_invariant.store(on, std::memory_orde
 bool batch_invariant() { return g_batch_invariant.load(std::memory_order_relaxed); }
 
 void force_kernel_1d2d(int index) { g_forced.store(index < kNumKernels1D2D ? index : -1); }
+int forced_kernel_1d2d() { return g_forced.load(std::memory_order_relaxed); }
 
 Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t groups, OutDtype out, int num_sms) {
   const int forced = g_forced.load(std::memory_order_relaxed);

@@ -207,7 +207,8 @@ void launch_1d2d(Launch1D2DSpec& s) {
   void* stream = nullptr;
   STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(s.device, &stream));
   void* params[] = {&tmap_a, &tmap_b, &tmap_sa, &tmap_d, &args};
-  const KernelLaunch l{static_cast<unsigned>(sel.grid), s.device, static_cast<CUstream>(stream), pdl_enabled()};
+  const KernelLaunch l{static_cast<unsigned>(sel.grid), 1, static_cast<unsigned>(c.cluster()), s.device,
+                       static_cast<CUstream>(stream), pdl_enabled()};
   launch_kernel(*sel.kernel->image, l, params);
 }
 

@@ -458,8 +458,11 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     if (wg_leader) tma_store_wait_all();
   }
 
-  // No CTA may leave while its peer can still arrive on its barriers.
+  // No CTA may leave while its peer can still arrive on its barriers. The .aligned cluster
+  // barrier needs every lane of a warp to arrive together: the producer's and the store
+  // leader's lanes return from single-lane branches, so converge first.
   if constexpr (kCluster > 1) {
+    __syncwarp();
     cluster_sync();
   }
 #endif
