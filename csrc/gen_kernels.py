@@ -143,10 +143,11 @@ def dev_grid() -> list[Config]:
 def wgrad_smem_bytes(block_m: int, block_n: int, stages: int, k_grouped: bool) -> int:
     """Mirror of wgrad_smem() in csrc/kernels/sm90_wgrad_layout.hpp."""
     scale = lambda b: -(-b // 32) * 32  # noqa: E731  (wgrad_scale_floats)
+    scale_stages = stages + 1  # wgrad_scale_stages()
     total = stages * (block_m + block_n) * BLOCK_K + block_m * block_n * 4
-    total += stages * (scale(block_m) + scale(block_n)) * 4
+    total += scale_stages * (scale(block_m) + scale(block_n)) * 4
     total += 2 * 128 if k_grouped else 0  # tensor-map staging
-    total += stages * 2 * 8
+    total += (stages + scale_stages) * 2 * 8
     total += 2 * (MAX_GROUPS + 1) * 4 if k_grouped else 0  # the group table
     return total + SMEM_ALIGN
 

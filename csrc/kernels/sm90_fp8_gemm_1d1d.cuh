@@ -193,7 +193,8 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
   constexpr uint32_t kTileB = kBlockN * kBlockK;
   constexpr int kSaStride = wgrad_scale_floats(kBlockM);
   constexpr int kSbStride = wgrad_scale_floats(kBlockN);
-  constexpr uint32_t kStageBytes = kTileA + kTileB + (kBlockM + kBlockN) * sizeof(float);
+  constexpr int kScaleStages = wgrad_scale_stages(kStages);
+  constexpr uint32_t kScaleBytes = (kBlockM + kBlockN) * sizeof(float);
   constexpr WgradSmem kSmem = wgrad_smem(kBlockM, kBlockN, kStages, kKGrouped);
   constexpr int kChunkCols = 8;           // fp32 columns per 32-byte staged row chunk
   constexpr int kChunkBytes = 64 * 32;    // one 64-row x 32-byte staged chunk
@@ -213,8 +214,10 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
   float* smem_sa = reinterpret_cast<float*>(smem + kSmem.sa_offset);
   float* smem_sb = reinterpret_cast<float*>(smem + kSmem.sb_offset);
   uint8_t* smem_maps = smem + kSmem.map_offset;
-  uint64_t* full = reinterpret_cast<uint64_t*>(smem + kSmem.bar_offset);
+  uint64_t* full = reinterpret_cast<uint64_t*>(smem + kSmem.bar_offset);  // A/B ring
   uint64_t* empty = full + kStages;
+  uint64_t* scale_full = empty + kStages;  // scale ring
+  uint64_t* scale_empty = scale_full + kScaleStages;
   int* koff = reinterpret_cast<int*>(smem + kSmem.table_offset);
   int* kboff = koff + kMaxGroups + 1;
 
@@ -234,6 +237,11 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
     for (int s = 0; s < kStages; ++s) {
       mbarrier_init(&full[s], 1);
       mbarrier_init(&empty[s], kMathWG * 4 * kCluster);
+    }
+#pragma unroll
+    for (int s = 0; s < kScaleStages; ++s) {
+      mbarrier_init(&scale_full[s], 1);
+      mbarrier_init(&scale_empty[s], kMathWG * 4);  // the scales are this CTA's own
     }
     fence_barrier_init();
   }
@@ -308,8 +316,10 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
           for (int kb = 0; kb < t.num_kb; ++kb) {
             const uint32_t stage = (issued + kb) % kStages;
             const uint32_t phase = ((issued + kb) / kStages) & 1;
+            const uint32_t sstage = (issued + kb) % kScaleStages;
+            const uint32_t sphase = ((issued + kb) / kScaleStages) & 1;
             mbarrier_wait(&empty[stage], phase ^ 1);
-            mbarrier_arrive_expect_tx(&full[stage], kStageBytes);
+            mbarrier_arrive_expect_tx(&full[stage], kTileA + kTileB);
             uint8_t* a_dst = smem_a + stage * kTileA;
             uint8_t* b_dst = smem_b + stage * kTileB;
             const int k0 = kb * kBlockK;
@@ -325,8 +335,10 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
             } else {
               tma_load_2d(b_dst, map_b, &full[stage], k0, t.n_base);
             }
-            tma_load_2d(smem_sa + stage * kSaStride, &tmap_sa, &full[stage], t.m_base, t.kb0 + kb);
-            tma_load_2d(smem_sb + stage * kSbStride, &tmap_sb, &full[stage], t.n_base, t.kb0 + kb);
+            mbarrier_wait(&scale_empty[sstage], sphase ^ 1);
+            mbarrier_arrive_expect_tx(&scale_full[sstage], kScaleBytes);
+            tma_load_2d(smem_sa + sstage * kSaStride, &tmap_sa, &scale_full[sstage], t.m_base, t.kb0 + kb);
+            tma_load_2d(smem_sb + sstage * kSbStride, &tmap_sb, &scale_full[sstage], t.n_base, t.kb0 + kb);
           }
         }
         issued += t.num_kb;
@@ -346,13 +358,12 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
     const float* sb_thread = smem_sb + 2 * q;
 
     float fin[kBlockN / 2];
-    int stage = 0;
-    uint32_t phase = 0;
+    uint32_t consumed = 0;  // K-block loads consumed so far (stage = consumed % kStages)
     WgradTile t;
     for (int i = 0; sched.tile(i, t); ++i) {
       if (t.num_kb == 0 && args.accumulate) continue;  // an empty group adds nothing
-      // fin += acc * sa[row] * sb[col] for the block staged in `st`.
-      auto promote = [&](const float* a, int st) {
+      // fin += acc * sa[row] * sb[col] with the scales of scale stage `st`.
+      auto promote = [&](const float* a, uint32_t st) {
         const float sa0 = sa_thread[st * kSaStride], sa1 = sa_thread[st * kSaStride + 8];
         const float* sb = sb_thread + st * kSbStride;
 #pragma unroll
@@ -364,16 +375,10 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
           fin[4 * j + 3] += a[4 * j + 3] * (sa1 * s.y);
         }
       };
-      auto release = [&](int st) {
+      auto release = [&](uint32_t st) {
         if (lane == 0) mbarrier_arrive(&empty[st]);
         if constexpr (kCluster > 1) {
           if (lane == 1) mbarrier_arrive_cluster(&empty[st], rank ^ 1);
-        }
-      };
-      auto advance = [&] {
-        if (++stage == kStages) {
-          stage = 0;
-          phase ^= 1;
         }
       };
 #pragma unroll
@@ -382,12 +387,14 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
       // Software-pipelined over kDepth accumulator sets (as the 1D2D kernel's deferred
       // loop): block kb is issued into set kb % kDepth while the blocks before it are in
       // flight; the oldest is promoted once wait_group leaves only the newer ones pending.
-      // The stage is released after its promotion (the scales are read from it).
+      // A block's A/B stage is released once its MMAs are done (before its promotion); its
+      // scale stage after the promotion.
       float accs[kDepth][kBlockN / 2];
-      int st[kDepth];
+      uint32_t ld[kDepth];  // the load index of the block in each set
       auto load_issue = [&](auto d_const) {
         constexpr int d = decltype(d_const)::value;
-        mbarrier_wait(&full[stage], phase);
+        const uint32_t stage = consumed % kStages;
+        mbarrier_wait(&full[stage], (consumed / kStages) & 1);
         const uint64_t da = make_smem_desc_sw128(smem_a + stage * kTileA + warpgroup * 64 * kBlockK);
         const uint64_t db = make_smem_desc_sw128(smem_b + stage * kTileB);
         fence_registers<kBlockN / 2>(accs[d]);
@@ -395,14 +402,16 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
 #pragma unroll
         for (int kk = 0; kk < kBlockK / 32; ++kk) WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, accs[d], kk > 0);
         wgmma_commit();
-        st[d] = stage;
-        advance();
+        ld[d] = consumed++;
       };
       auto retire = [&](auto d_const) {
         constexpr int d = decltype(d_const)::value;
         fence_registers<kBlockN / 2>(accs[d]);
-        promote(accs[d], st[d]);
-        release(st[d]);
+        release(ld[d] % kStages);
+        const uint32_t sstage = ld[d] % kScaleStages;
+        mbarrier_wait(&scale_full[sstage], (ld[d] / kScaleStages) & 1);
+        promote(accs[d], sstage);
+        if (lane == 0) mbarrier_arrive(&scale_empty[sstage]);
       };
       const int num_kb = t.num_kb;
       if (num_kb < kDepth) {

@@ -38,26 +38,29 @@ constexpr int wgrad_threads(int block_m) { return (wgrad_math_warpgroups(block_m
 
 // Scale boxes per stage, rounded up to 32 floats: TMA writes shared memory 128-byte aligned.
 constexpr int wgrad_scale_floats(int block) { return (block + 31) / 32 * 32; }
+// The scales have their own ring, one stage deeper than the A/B ring: an A/B stage is
+// released as soon as its MMAs are done, while its scales are still read by the promotion.
+constexpr int wgrad_scale_stages(int stages) { return stages + 1; }
 
 struct WgradSmem {
   int a_offset, b_offset, d_offset, sa_offset, sb_offset, map_offset, bar_offset, table_offset, total;
 };
 
 // Per stage an A tile (block_m x 128 B) and a B tile (block_n x 128 B), both 1024-aligned
-// for the 128-byte swizzle, and both scale boxes; one fp32 output staging tile; two
-// 128-byte staging slots for tensor maps being rebuilt (k-grouped); a full and an empty
-// mbarrier per stage; the k-grouped group table (K offsets and K-block offsets,
-// 2 x (kMaxGroups + 1) ints); plus 1024 bytes of alignment slack.
+// for the 128-byte swizzle; per scale stage both scale boxes; one fp32 output staging tile;
+// two 128-byte staging slots for tensor maps being rebuilt (k-grouped); a full and an empty
+// mbarrier per stage of each ring; the k-grouped group table (K offsets and K-block
+// offsets, 2 x (kMaxGroups + 1) ints); plus 1024 bytes of alignment slack.
 constexpr WgradSmem wgrad_smem(int block_m, int block_n, int stages, bool k_grouped) {
   WgradSmem l{};
   l.a_offset = 0;
   l.b_offset = l.a_offset + stages * block_m * kBlockK;
   l.d_offset = l.b_offset + stages * block_n * kBlockK;
   l.sa_offset = l.d_offset + block_m * block_n * 4;
-  l.sb_offset = l.sa_offset + stages * wgrad_scale_floats(block_m) * 4;
-  l.map_offset = l.sb_offset + stages * wgrad_scale_floats(block_n) * 4;
+  l.sb_offset = l.sa_offset + wgrad_scale_stages(stages) * wgrad_scale_floats(block_m) * 4;
+  l.map_offset = l.sb_offset + wgrad_scale_stages(stages) * wgrad_scale_floats(block_n) * 4;
   l.bar_offset = l.map_offset + (k_grouped ? 2 * kTensorMapBytes : 0);
-  l.table_offset = l.bar_offset + stages * 2 * 8;
+  l.table_offset = l.bar_offset + (stages + wgrad_scale_stages(stages)) * 2 * 8;
   l.total = l.table_offset + (k_grouped ? 2 * (kMaxGroups + 1) * 4 : 0) + kSmemAlign;
   return l;
 }
