@@ -206,11 +206,15 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
   // NOTES: accumulator sets in flight: as in the 1D2D kernel's deferred loop, as many as
   // the registers hold beside the promoted sum and ~56 others (2 for 128-wide tiles).
   constexpr int kDepth = deferred_depth(kBlockN, kMathWG);
-  // NOTES: register split after setmaxnreg as in the 1D2D kernel, but 48 for the producer
-  // (all of 64K - 232 x 256): it also rebuilds tensor maps and prefetches the out tile.
+  // NOTES: register split after setmaxnreg, as in the 1D2D kernel. The split must fit in
+  // what the CTA was launched with (65536 / threads, rounded down to 8, per thread: 168 x 384
+  // for two math warpgroups), not in the whole register file: a setmaxnreg.inc beyond it
+  // waits forever (measured: a producer at 48 hung every 2-warpgroup config).
   constexpr uint32_t kMathRegs = kMathWG == 1 ? 240 : 232;
-  constexpr uint32_t kProducerRegs = kMathWG == 1 ? 56 : 48;
-  static_assert(kMathRegs * kMathThreads + kProducerRegs * 128 <= 65536, "register budget");
+  constexpr uint32_t kProducerRegs = kMathWG == 1 ? 56 : 40;
+  constexpr uint32_t kThreads = kMathThreads + 128;
+  static_assert(kMathRegs * kMathThreads + kProducerRegs * 128 <= (65536 / kThreads) / 8 * 8 * kThreads,
+                "register split exceeds the launch allocation");
 
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((kSmemAlign - (smem_addr(smem_raw) % kSmemAlign)) % kSmemAlign);
