@@ -147,7 +147,7 @@ def wgrad_smem_bytes(block_m: int, block_n: int, stages: int, k_grouped: bool) -
     total = stages * (block_m + block_n) * BLOCK_K + block_m * block_n * 4
     total += scale_stages * (scale(block_m) + scale(block_n)) * 4
     total += 2 * 128 if k_grouped else 0  # tensor-map staging
-    total += (stages + scale_stages + 1) * 2 * 8  # the rings' and the staging tile's barriers
+    total += (stages + scale_stages) * 2 * 8
     total += 2 * (MAX_GROUPS + 1) * 4 if k_grouped else 0  # the group table
     return total + SMEM_ALIGN
 

@@ -1,6 +1,7 @@
 // Weight-gradient FP8 GEMM, "1D1D" recipe: D[M,N] (fp32) = sum over 128-wide K blocks kb of
 // (A_kb B_kb^T) * sa[m, kb] * sb[n, kb], with both operands scaled 1x128 along K (the token
-// dimension of a weight gradient), written to D or added into it (D read once, written once).
+// dimension of a weight gradient), written to D or added into it (D read once, written
+// once, by the TMA reduce-add of the copy engine).
 //
 // Structure (the spine of the 1D2D kernel): a persistent grid; warpgroup kMathWG (the last)
 // is the producer, whose first warp feeds a kStages-deep shared-memory ring through TMA: A and
@@ -8,14 +9,11 @@
 // (sa: block_m floats, sb: block_n floats, from the K-block-major [Kb, M] / [Kb, N] layouts).
 // One or two math warpgroups own 64 rows each; they keep kDepth accumulator sets in flight
 // and promote the oldest into the fp32 sum with the per-row sa times the per-column sb
-// (read from shared memory: every thread needs the scales of its own columns; the scales
-// have their own ring, so an A/B stage is released as soon as its MMAs are done), then stage
-// the tile in shared memory and store it with TMA. To accumulate, the producer prefetches
-// the old D tile into the staging buffer with TMA while the tile computes and the math
-// threads add it in registers before the store: a TMA reduce-add there (a read-modify-write
-// in L2 that waits on memory, issued by every CTA at about the same time) cost a third of
-// the run time (benchmarks/NOTES.md #24). D is addressed as a 3-D tensor [G, M, N], so a
-// tile's rows never spill into the next group.
+// (read from shared memory: every thread needs the scales of its own columns), then stage
+// the tile in shared memory and store it (or reduce-add it) with TMA. D is addressed as a
+// 3-D tensor [G, M, N], so a tile's rows never spill into the next group. (Accumulating by
+// prefetching the old D tile and storing measured no faster than the reduce-add:
+// benchmarks/NOTES.md #25.)
 //
 // K-grouped (kKGrouped): group g's A is the row-major [M, K_g] block that starts at element
 // M * sum_{h<g} K_h of a flat buffer; its row stride K_g differs per group and is known only
@@ -48,12 +46,11 @@ __device__ __forceinline__ void tma_store_3d(const CUtensorMap* map, const void*
                : "memory");
 }
 
-__device__ __forceinline__ void tma_load_3d(void* dst, const CUtensorMap* map, uint64_t* bar, int c0, int c1, int c2) {
-  asm volatile(
-      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], [%2];" ::"r"(
-          smem_addr(dst)),
-      "l"(reinterpret_cast<uint64_t>(map)), "r"(smem_addr(bar)), "r"(c0), "r"(c1), "r"(c2)
-      : "memory");
+__device__ __forceinline__ void tma_reduce_add_3d(const CUtensorMap* map, const void* src, int c0, int c1, int c2) {
+  asm volatile("cp.reduce.async.bulk.tensor.3d.global.shared::cta.add.tile.bulk_group [%0, {%2, %3, %4}], [%1];" ::"l"(
+                   reinterpret_cast<uint64_t>(map)),
+               "r"(smem_addr(src)), "r"(c0), "r"(c1), "r"(c2)
+               : "memory");
 }
 
 // Tensor-map fields of a map staged in shared memory (`smap`: its shared address).
@@ -228,8 +225,6 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
   uint64_t* empty = full + kStages;
   uint64_t* scale_full = empty + kStages;  // scale ring
   uint64_t* scale_empty = scale_full + kScaleStages;
-  uint64_t* d_full = scale_empty + kScaleStages;  // accumulate: the old out tile is staged
-  uint64_t* d_empty = d_full + 1;                 // the staging tile's stores have read it
   int* koff = reinterpret_cast<int*>(smem + kSmem.table_offset);
   int* kboff = koff + kMaxGroups + 1;
 
@@ -255,8 +250,6 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
       mbarrier_init(&scale_full[s], 1);
       mbarrier_init(&scale_empty[s], kMathWG * 4);  // the scales are this CTA's own
     }
-    mbarrier_init(d_full, 1);
-    mbarrier_init(d_empty, kMathWG);  // one arrival per math warpgroup leader
     fence_barrier_init();
   }
   griddep_wait();
@@ -276,7 +269,6 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
     if (threadIdx.x / 32 == kMathWG * 4) {
       const bool leader = lane == 0;
       uint32_t issued = 0;  // K-block loads issued so far (stage = issued % kStages)
-      uint32_t staged = 0;  // accumulate: out tiles prefetched so far
       const CUtensorMap* map_a = &tmap_a;
       const CUtensorMap* map_b = &tmap_b;
       int cur_group = -1, slot = 1;
@@ -328,11 +320,6 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
           }
         }
         if (leader) {
-          // Accumulate: the old out tile goes into the staging buffer while the tile computes,
-          // so that the epilogue adds in registers and stores, instead of a read-modify-write
-          // in L2 that waits on memory. Issued once the ring is full (the previous tile's
-          // epilogue frees the staging buffer about then), so no tile start waits for it.
-          const int prefetch_at = min(kStages, t.num_kb) - 1;
           for (int kb = 0; kb < t.num_kb; ++kb) {
             const uint32_t stage = (issued + kb) % kStages;
             const uint32_t phase = ((issued + kb) / kStages) & 1;
@@ -359,19 +346,6 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
             mbarrier_arrive_expect_tx(&scale_full[sstage], kScaleBytes);
             tma_load_2d(smem_sa + sstage * kSaStride, &tmap_sa, &scale_full[sstage], t.m_base, t.kb0 + kb);
             tma_load_2d(smem_sb + sstage * kSbStride, &tmap_sb, &scale_full[sstage], t.n_base, t.kb0 + kb);
-            if (args.accumulate && kb == prefetch_at) {
-              mbarrier_wait(d_empty, (staged & 1) ^ 1);
-              mbarrier_arrive_expect_tx(d_full, kBlockM * kBlockN * 4);
-#pragma unroll 1
-              for (int w = 0; w < kMathWG; ++w) {
-#pragma unroll 1
-                for (int c = 0; c < kBlockN / kChunkCols; ++c) {
-                  tma_load_3d(smem_d + w * (64 * kBlockN * 4) + c * kChunkBytes, &tmap_d, d_full,
-                              t.n_base + c * kChunkCols, t.m_base + w * 64, t.group);
-                }
-              }
-              ++staged;
-            }
           }
         }
         issued += t.num_kb;
@@ -392,7 +366,6 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
 
     float fin[kBlockN / 2];
     uint32_t consumed = 0;  // K-block loads consumed so far (stage = consumed % kStages)
-    uint32_t staged = 0;    // accumulate: out tiles staged so far
     WgradTile t;
     for (int i = 0; sched.tile(i, t); ++i) {
       if (t.num_kb == 0 && args.accumulate) continue;  // an empty group adds nothing
@@ -480,14 +453,8 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
       }
 
       // ---------------------------------------------------------- epilogue
-      const bool accumulate = args.accumulate;
-      if (accumulate) {
-        mbarrier_wait(d_full, staged & 1);  // the old out tile is staged (by the same TMA layout)
-        ++staged;
-      } else {
-        if (wg_leader) tma_store_wait_read();
-        named_barrier_sync(1 + warpgroup, 128);
-      }
+      if (wg_leader) tma_store_wait_read();
+      named_barrier_sync(1 + warpgroup, 128);
 #pragma unroll
       for (int j = 0; j < kBlockN / 8; ++j) {
 #pragma unroll
@@ -497,13 +464,8 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
           const int chunk = col / kChunkCols;
           const int byte_in_row = (col % kChunkCols) * 4;
           const int unit = (byte_in_row / 16) ^ ((r >> 2) & 1);  // 32-byte swizzle
-          float2* dst = reinterpret_cast<float2*>(d_stage + chunk * kChunkBytes + r * 32 + unit * 16 + byte_in_row % 16);
-          float2 v = make_float2(fin[4 * j + 2 * h], fin[4 * j + 2 * h + 1]);
-          if (accumulate) {
-            const float2 old = *dst;
-            v = make_float2(old.x + v.x, old.y + v.y);  // exactly out + product, in fp32
-          }
-          *dst = v;
+          uint8_t* dst = d_stage + chunk * kChunkBytes + r * 32 + unit * 16 + byte_in_row % 16;
+          *reinterpret_cast<float2*>(dst) = make_float2(fin[4 * j + 2 * h], fin[4 * j + 2 * h + 1]);
         }
       }
       fence_proxy_async_smem();
@@ -515,15 +477,15 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
           for (int c = 0; c < kBlockN / kChunkCols; ++c) {
             const int col = t.n_base + c * kChunkCols;
             if (col >= args.n) break;
-            tma_store_3d(&tmap_d, d_stage + c * kChunkBytes, col, row, t.group);
+            const uint8_t* src = d_stage + c * kChunkBytes;
+            if (args.accumulate) {
+              tma_reduce_add_3d(&tmap_d, src, col, row, t.group);
+            } else {
+              tma_store_3d(&tmap_d, src, col, row, t.group);
+            }
           }
         }
         tma_store_commit();
-        if (accumulate) {
-          // The producer may stage the next tile's out once the stores have read this one.
-          tma_store_wait_read();
-          mbarrier_arrive(d_empty);
-        }
       }
     }
     if (wg_leader) tma_store_wait_all();

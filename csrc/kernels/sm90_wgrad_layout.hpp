@@ -49,7 +49,7 @@ struct WgradSmem {
 // Per stage an A tile (block_m x 128 B) and a B tile (block_n x 128 B), both 1024-aligned
 // for the 128-byte swizzle; per scale stage both scale boxes; one fp32 output staging tile;
 // two 128-byte staging slots for tensor maps being rebuilt (k-grouped); a full and an empty
-// mbarrier per stage of each ring and for the staging tile; the k-grouped group table (K offsets and K-block
+// mbarrier per stage of each ring; the k-grouped group table (K offsets and K-block
 // offsets, 2 x (kMaxGroups + 1) ints); plus 1024 bytes of alignment slack.
 constexpr WgradSmem wgrad_smem(int block_m, int block_n, int stages, bool k_grouped) {
   WgradSmem l{};
@@ -60,8 +60,7 @@ constexpr WgradSmem wgrad_smem(int block_m, int block_n, int stages, bool k_grou
   l.sb_offset = l.sa_offset + wgrad_scale_stages(stages) * wgrad_scale_floats(block_m) * 4;
   l.map_offset = l.sb_offset + wgrad_scale_stages(stages) * wgrad_scale_floats(block_n) * 4;
   l.bar_offset = l.map_offset + (k_grouped ? 2 * kTensorMapBytes : 0);
-  // + the staging buffer's full/empty pair (accumulate: the old out tile is prefetched into it)
-  l.table_offset = l.bar_offset + (stages + wgrad_scale_stages(stages) + 1) * 2 * 8;
+  l.table_offset = l.bar_offset + (stages + wgrad_scale_stages(stages)) * 2 * 8;
   l.total = l.table_offset + (k_grouped ? 2 * (kMaxGroups + 1) * 4 : 0) + kSmemAlign;
   return l;
 }
