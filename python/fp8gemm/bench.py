@@ -232,6 +232,28 @@ def self_check_cases(fp8gemm: Any) -> list[tuple[str, Callable[[], list]]]:
         rows = [slice(bounds[i], bounds[i + 1]) for i in range(g)]
         return [(out[r], reference_gemm_nt(a[r], sa[r], b[i], sb[i])) for i, r in enumerate(rows)]
 
+    def wgrad() -> list:
+        from .quant import per_token_cast_to_fp8
+        from .testing import random_wgrad_operand
+
+        a, sa = per_token_cast_to_fp8(random_wgrad_operand(300, 1040, seed=10))
+        b, sb = per_token_cast_to_fp8(random_wgrad_operand(264, 1040, seed=11))
+        out = torch.randn(300, 264, device="cuda")
+        ref = reference_gemm_nt(a, sa, b, sb) + out.double()
+        fp8gemm.wgrad_gemm_nt_out(a, sa, b, sb, out)
+        return [(out, ref)]
+
+    def k_grouped_wgrad() -> list:
+        from .quant import k_grouped_cast_to_fp8
+        from .testing import random_wgrad_operand, reference_k_grouped_wgrad
+
+        ks = [256, 0, 1008, 16]
+        a, sa = k_grouped_cast_to_fp8([random_wgrad_operand(136, k, seed=20 + i) for i, k in enumerate(ks)])
+        b, sb = k_grouped_cast_to_fp8([random_wgrad_operand(264, k, seed=30 + i) for i, k in enumerate(ks)])
+        out = fp8gemm.k_grouped_wgrad_gemm_nt(a, sa, b, sb, torch.tensor(ks, dtype=torch.int32, device="cuda"))
+        ref = reference_k_grouped_wgrad(a, sa, b, sb, ks)
+        return [(out[g], ref[g]) for g in range(len(ks))]
+
     return [
         ("gemm_nt bf16 1x2112x7168", dense(1, 2112, 7168, torch.bfloat16)),
         ("gemm_nt bf16 128x7168x576", dense(128, 7168, 576, torch.bfloat16)),
@@ -241,6 +263,8 @@ def self_check_cases(fp8gemm: Any) -> list[tuple[str, Callable[[], list]]]:
         ("m_grouped_gemm_nt_contiguous", contiguous),
         ("m_grouped_gemm_nt_masked", masked),
         ("m_grouped_gemm_nt_offset", offset),
+        ("wgrad_gemm_nt_out accumulate 300x264x1040", wgrad),
+        ("k_grouped_wgrad_gemm_nt ks=[256, 0, 1008, 16]", k_grouped_wgrad),
     ]
 
 
