@@ -11,6 +11,7 @@
 #include "gemm_nt.hpp"
 #include "grouped.hpp"
 #include "heuristics.hpp"
+#include "swapab.hpp"
 #include "wgrad.hpp"
 
 // ---------------------------------------------------------------- schemas
@@ -104,8 +105,18 @@ __attribute__((visibility("default"))) int fp8gemm_select_config(const char* kin
       throw std::invalid_argument("fp8gemm.select_config: m, n, k, num_groups and num_sms must be positive");
     if (layout != fp8gemm::Layout::kDense && out_f32)
       throw std::invalid_argument("fp8gemm.select_config: the grouped ops write bfloat16 only");
-    const auto sel = fp8gemm::select_1d2d(layout, m, n, k, num_groups,
-                                          out_f32 ? fp8gemm::OutDtype::kF32 : fp8gemm::OutDtype::kBF16, num_sms);
+    const auto out_dt = out_f32 ? fp8gemm::OutDtype::kF32 : fp8gemm::OutDtype::kBF16;
+    if (layout == fp8gemm::Layout::kDense) {
+      // Swap-AB (decode): block_m = token tile, block_n = weight rows, cluster = K split.
+      const auto sw = fp8gemm::select_swapab(m, n, k, out_dt, num_sms);
+      if (sw.kernel != nullptr) {
+        const auto& c = sw.kernel->config;
+        const int vals[9] = {c.tok, c.rows(), 128, c.stages, 0, sw.split, c.smem_bytes, sw.grid_x * sw.grid_y, 1};
+        std::memcpy(out, vals, sizeof(vals));
+        return 0;
+      }
+    }
+    const auto sel = fp8gemm::select_1d2d(layout, m, n, k, num_groups, out_dt, num_sms);
     const auto& c = sel.kernel->config;
     const int vals[9] = {c.block_m, c.block_n, 128, c.stages, static_cast<int>(c.multicast), c.cluster(),
                          c.smem_bytes, sel.grid, 0};
@@ -150,6 +161,24 @@ __attribute__((visibility("default"))) const char* fp8gemm_wgrad_kernel_grid() {
     std::string s;
     for (int i = 0; i < fp8gemm::kNumKernelsWgrad; ++i)
       s += "wgrad_1d1d " + fp8gemm::describe_wgrad(fp8gemm::kKernelsWgrad[i].config) + "\n";
+    return s;
+  }();
+  return text.c_str();
+}
+
+// Swap-AB decode path (issue 4): on by default; off routes every dense call to the 1D2D kernel.
+__attribute__((visibility("default"))) void fp8gemm_set_swap_ab(int on) { fp8gemm::set_swap_ab(on != 0); }
+__attribute__((visibility("default"))) int fp8gemm_get_swap_ab() { return fp8gemm::swap_ab_enabled() ? 1 : 0; }
+// Testing hook: serve dense calls with swap-AB config `index` and K split `split` (0: the
+// heuristic's); index -1 restores the heuristic.
+__attribute__((visibility("default"))) void fp8gemm_force_swapab(int index, int split) {
+  fp8gemm::force_swapab(index, split);
+}
+__attribute__((visibility("default"))) int fp8gemm_num_swapab_kernels() { return fp8gemm::kNumKernelsSwapAb; }
+__attribute__((visibility("default"))) const char* fp8gemm_swapab_grid() {
+  static const std::string text = [] {
+    std::string s;
+    for (int i = 0; i < fp8gemm::kNumKernelsSwapAb; ++i) s += fp8gemm::describe(fp8gemm::kKernelsSwapAb[i].config) + "\n";
     return s;
   }();
   return text.c_str();

@@ -5,6 +5,7 @@
 
 #include "common.hpp"
 #include "op_common.hpp"
+#include "swapab.hpp"
 
 namespace fp8gemm {
 
@@ -73,6 +74,7 @@ void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const 
   s.args.sb_stride_n = sb.stride(0);
   s.args.sb_stride_k = sb.stride(1);
   s.args.accumulate = accumulate ? 1 : 0;
+  if (launch_swapab_if_chosen(s)) return;  // decode-sized M (issue 4)
   launch_1d2d(s);
 }
 

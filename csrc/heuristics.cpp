@@ -22,10 +22,11 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // - kMmaFlopsPerClk: dense FP8 wgmma peak per SM (H100 SXM: 1979 TFLOPS / 132 SMs /
 //   1.83 GHz ~ 8192 flops per clock), so a 128x128x128 block costs 512 clocks.
 // - kSingleWgPenalty: one math warpgroup (block_m 64) leaves the tensor core idle while
-//   it waits on its own barriers; two interleave. ~30% of a 64xN block.
+//   it waits on its own barriers; two interleave. ~10% of a 64xN block (refit on the
+//   2026-11-25 sweep after the main-loop diet, benchmarks/NOTES.md #27; was 30%).
 // - kExposedPromotion: 128-row tiles wider than 128 have no registers for a second
-//   accumulator set and issue in two halves; half the promotion is exposed: measured
-//   888-1050 vs 1150-1200 TFLOPS (128x192 vs 128x128) beyond the shared-memory model.
+//   accumulator set and issue in two halves; half the promotion is exposed. Refit on the
+//   2026-11-25 sweep: 1.2 (was 1.35 before the main-loop diet).
 // - kOddWidthPenalty: wgmma widths that are not a multiple of 32 (112, 144) measured
 //   ~20% below their neighbours per flop (128x112: 950 vs 128x128: 1195 TFLOPS).
 // - kSmemBytesPerClk: shared-memory bandwidth per SM. wgmma reads both operands from
@@ -38,8 +39,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 //   sweep measured multicast configs within a few percent of plain ones (tie-break below).
 // - kTileOverhead: pipeline fill, epilogue and scheduling per tile.
 constexpr double kMmaFlopsPerClk = 8192.0;
-constexpr double kSingleWgPenalty = 1.3;
-constexpr double kExposedPromotion = 1.35;
+constexpr double kSingleWgPenalty = 1.1;
+constexpr double kExposedPromotion = 1.2;
 constexpr double kOddWidthPenalty = 1.2;
 constexpr double kSmemBytesPerClk = 128.0;
 constexpr double kL2BytesPerClk = 64.0;
@@ -108,6 +109,11 @@ Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_
     if (c.out != out || c.layout != layout) continue;
     const int64_t blocks_m = blocks_m_of(c, m, groups), blocks_n = ceil_div(n, c.block_n);
     if (!multicast_legal(c, blocks_m, blocks_n, num_sms)) continue;
+    // NOTES: contiguous groups with K < 4096: each 256-row tile streams a new group's
+    // weights from DRAM through a 3-stage ring, 16-32 K blocks long; the 5-stage 128-row
+    // tiles measured 8% faster at (32 groups x 256 rows, 7168, 2048) and level at
+    // K = 7168 (scripts/ab_grouped.py, benchmarks/NOTES.md #29).
+    if (layout == Layout::kContiguous && c.block_m == 256 && k < 4096) continue;
     const Estimate e = estimate(c, m, n, k, groups, num_sms);
     // Prefer the lower estimate; within 2%, no cluster (measured: multicast rarely pays
     // off by more), then fewer bytes per block, then larger tiles.
@@ -115,10 +121,12 @@ Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_
     if (!better && e.cycles <= best.est_cycles * 1.02) {
       const KernelConfig& b = best.kernel->config;
       if (c.cluster() != b.cluster()) {
-        // 256-row tiles: sharing the 32 KB A tile across a cluster pair measured 1-11%
-        // faster than not (L2 becomes their next limit); elsewhere no cluster.
-        const bool both_256 = c.block_m == 256 && b.block_m == 256;
-        better = both_256 ? c.cluster() > b.cluster() : c.cluster() < b.cluster();
+        // NOTES: 256-row tiles: sharing the 32 KB A tile across a cluster pair pays where
+        // tiles are many and short (M >= 2048, K <= 1024: up to 8% in the 2026-11-25
+        // sweep); elsewhere the pair's coupled 3-stage rings cost up to 15% (#27), and
+        // no cluster is preferred everywhere else too.
+        const bool pair_256 = c.block_m == 256 && b.block_m == 256 && m >= 2048 && k <= 1024;
+        better = pair_256 ? c.cluster() > b.cluster() : c.cluster() < b.cluster();
       } else {
         better = e.bytes_per_kblock < best_bytes ||
                  (e.bytes_per_kblock == best_bytes && c.block_m * c.block_n > b.block_m * b.block_n);
@@ -159,6 +167,7 @@ void set_batch_invariant(bool on) { g_batch_invariant.store(on, std::memory_orde
 bool batch_invariant() { return g_batch_invariant.load(std::memory_order_relaxed); }
 
 void force_kernel_1d2d(int index) { g_forced.store(index < kNumKernels1D2D ? index : -1); }
+int forced_kernel_1d2d() { return g_forced.load(std::memory_order_relaxed); }
 
 Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t groups, OutDtype out, int num_sms) {
   const int forced = g_forced.load(std::memory_order_relaxed);

@@ -23,13 +23,14 @@ Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t gr
 // Testing hook: serve every call whose layout, dtype and shape allow it with
 // kKernels1D2D[index] (-1: back to the heuristic).
 void force_kernel_1d2d(int index);
+int forced_kernel_1d2d();  // the forced index, or -1
 
 // Batch-invariant mode. Every compiled kernel reduces K for an output element in one fixed
 // order (k32 steps in the tensor core, then fp32 promotion block by block, with no split of
 // K across CTAs), so a row's result is bitwise the same whatever the config, M or the other
-// rows: the mode holds today without restricting the choice. It is the switch any future
-// schedule that changes the reduction order (split-K, stream-K) must honour by standing
-// aside; select_1d2d keys its cache on it. tests/test_gpu_robustness.py checks the property
+// rows. It is the switch any schedule that changes the reduction order must honour by
+// standing aside: the swap-AB decode kernels (split K, csrc/swapab.cpp) do; select_1d2d
+// keys its cache on it. tests/test_gpu_robustness.py checks the property
 // over every compiled config.
 void set_batch_invariant(bool on);
 bool batch_invariant();

@@ -158,9 +158,24 @@ def test_format_table() -> None:
     assert "% floor" in lines[0] and "floor us" in lines[0]
     assert "64x128x128 s6 mc=b swap" in lines[2]
     assert lines[2].index("|", 20) == lines[0].index("|", 20)  # columns line up with a missing peer
+    assert "no-swap us" in lines[0] and "read us" in lines[0]
     assert "not run: K % 128 != 0" in text
     assert "geomean speedup vs cuBLAS blockwise: -" in text
     assert "fp8gemm.gemm_nt 12.3 us" in text
+
+
+def test_format_table_swap_ab_columns() -> None:
+    """The before/after of the swap-AB path (issue 4): the 1D2D time and the weight read."""
+    row = {
+        "m": 8, "n": 2112, "k": 7168, "config": {"block_m": 8, "block_n": 64, "block_k": 128, "stages": 11,
+                                                 "multicast": "none", "cluster": 3, "swap_ab": True},
+        "fp8gemm_us": 13.0, "noswap_us": 20.0, "read_us": 16.0, "x_read": 13.0 / 16.0, "notes": {},
+    }
+    result = {"rows": [row], "geomean_speedup_vs_cublas_blockwise": None, "geomean_over_shapes": 0,
+              "tflops_4096x7168x16384": None, "host_cost_us": {}}
+    line = _bench_dense.format_table(result).splitlines()[2]
+    assert "8x64x128 s11 swap/k3" in line
+    assert line.rstrip().endswith("20.0    16.0  0.81")
 
 
 @pytest.mark.parametrize("m", [64, 129])

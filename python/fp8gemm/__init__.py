@@ -44,6 +44,8 @@ __all__ = [
     "set_batch_invariant",
     "set_pdl",
     "get_pdl",
+    "set_swap_ab",
+    "get_swap_ab",
     "get_batch_invariant",
     "get_num_sms",
     "get_m_alignment_for_contiguous_layout",
@@ -172,7 +174,6 @@ for _f in (m_grouped_gemm_nt_contiguous, m_grouped_gemm_nt_masked, m_grouped_gem
     _f.__doc__ = _f.__doc__.replace("{args}", _GROUPED_ARGS)
 del _f
 
-
 # ---------------------------------------------------------------- weight gradients (1D1D)
 
 
@@ -269,7 +270,9 @@ def select_config(
     the K (tokens) of the dense op or the expected K per group (num_groups = G); their
     output is always float32 (out_dtype is ignored).
     Returns a dict: block_m, block_n, block_k, stages, multicast ("none" | "a" | "b"),
-    cluster, smem_bytes, grid (CTAs launched), swap_ab.
+    cluster, smem_bytes, grid (CTAs launched), swap_ab. With swap_ab (gemm_nt at decode-sized
+    M, see `set_swap_ab`) block_m is the token tile, block_n the weight rows per CTA and
+    cluster the number of CTAs that split K.
     """
     import ctypes
 
@@ -297,10 +300,10 @@ def set_num_sms(n: Optional[int]) -> None:
 def set_batch_invariant(on: bool) -> None:
     """Batch-invariant mode: a row's result does not depend on M or on the other rows.
 
-    Every kernel fp8gemm compiles reduces K for an output element in one fixed order (no
-    split of K across CTAs), so the results are bitwise identical across configs, M and
-    batch composition already; the mode guarantees it stays so (any schedule that would
-    change the reduction order stands aside while it is on). Process-wide.
+    The 1D2D kernels reduce K for an output element in one fixed order (no split of K
+    across CTAs), so their results are bitwise identical across configs, M and batch
+    composition; the mode keeps every call on them: the swap-AB decode kernels (split K,
+    another order; see `set_swap_ab`) stand aside while it is on. Process-wide.
     """
     if not isinstance(on, bool):
         raise TypeError(f"fp8gemm.set_batch_invariant: on must be a bool, got {type(on).__name__}")
@@ -320,6 +323,27 @@ def set_pdl(on: bool) -> None:
     if not isinstance(on, bool):
         raise TypeError(f"fp8gemm.set_pdl: on must be a bool, got {type(on).__name__}")
     _native.lib().fp8gemm_set_pdl(int(on))
+
+
+def set_swap_ab(on: bool) -> None:
+    """Swap-AB kernels for `gemm_nt` at decode-sized M (on by default, process-wide).
+
+    For M up to 64 tokens the dense op computes `D^T = B A^T`: the weights fill the tensor
+    core's 64-row side and the tokens its narrow side (8..64), with K split across a
+    thread-block cluster whose partial sums are added in a fixed order in distributed
+    shared memory. Results are bitwise reproducible, but the summation order differs from
+    the other kernels', so batch-invariant mode (`set_batch_invariant(True)`) does not use
+    them; neither does a call under an SM limit (`set_num_sms`). Off: every dense call uses
+    the 1D2D kernel (for before/after comparisons).
+    """
+    if not isinstance(on, bool):
+        raise TypeError(f"fp8gemm.set_swap_ab: on must be a bool, got {type(on).__name__}")
+    _native.lib().fp8gemm_set_swap_ab(int(on))
+
+
+def get_swap_ab() -> bool:
+    """Whether the swap-AB decode kernels are enabled."""
+    return bool(_native.lib().fp8gemm_get_swap_ab())
 
 
 def get_pdl() -> bool:
@@ -349,6 +373,11 @@ def kernel_grid() -> str:
 def wgrad_kernel_grid() -> str:
     """The compiled weight-gradient (1D1D) kernel configs, one per line."""
     return _native.lib().fp8gemm_wgrad_kernel_grid().decode()
+
+
+def swapab_kernel_grid() -> str:
+    """The compiled swap-AB decode configs, one per line (line i is config index i)."""
+    return _native.lib().fp8gemm_swapab_grid().decode()
 
 
 if os.environ.get("FP8GEMM_PRINT_CONFIGS", "0") not in ("", "0") and not _native.is_loaded():

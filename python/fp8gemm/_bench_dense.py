@@ -13,6 +13,10 @@ Peers:
   multiple of 4; that variant is tried when the first is refused.)
   With ``K % 128 != 0`` it returns wrong results or faults (DESIGN.md), so it is not run there.
 - bf16: ``torch.matmul(a_bf16, b_bf16.t())`` on the dequantized inputs.
+- no-swap (decode shapes where fp8gemm takes the swap-AB kernel): fp8gemm with
+  ``set_swap_ab(False)``, i.e. the 1D2D kernel: the before/after of issue 4.
+- read: ``streaming_read`` of the weight bytes (N x K) after the same L2 flush, timed in the
+  same round-robin: the decode floor of the shape; ``x_read`` = fp8gemm / read.
 - floor: the larger of the bandwidth floor (the bytes the GEMM must move at the read
   bandwidth measured in the same run, ``measure_read_bandwidth``) and the compute floor
   (the flops at the FP8 peak measured in the same run, ``measure_fp8_peak``). A lower
@@ -125,7 +129,7 @@ def _config_str(cfg: dict[str, Any] | None) -> str:
         if cfg.get("cluster", 2) != 2:
             text += f"/c{cfg.get('cluster')}"
     if cfg.get("swap_ab"):
-        text += " swap"
+        text += " swap" + (f"/k{cfg['cluster']}" if cfg.get("cluster", 1) > 1 else "")
     return text
 
 
@@ -198,6 +202,16 @@ def bench_shape(
         cands[name] = fn
 
     try_candidate("fp8gemm", lambda: fp8gemm.gemm_nt(a, sa, b, sb), FP8GEMM_MAX_DIFF)
+    if (row.get("config") or {}).get("swap_ab"):
+
+        def noswap() -> torch.Tensor:
+            fp8gemm.set_swap_ab(False)
+            try:
+                return fp8gemm.gemm_nt(a, sa, b, sb)
+            finally:
+                fp8gemm.set_swap_ab(True)
+
+        try_candidate("noswap", noswap, FP8GEMM_MAX_DIFF)
     if k % 128 != 0:
         notes["cublas_blockwise"] = "not run: K % 128 != 0 (cuBLAS blockwise gives wrong results / faults)"
     else:
@@ -210,6 +224,8 @@ def bench_shape(
     b_bf16 = dequantize_128x128(b, sb).to(torch.bfloat16)
     try_candidate("bf16", lambda: torch.matmul(a_bf16, b_bf16.t()), math.inf)
     flops, nbytes = 2.0 * m * n * k, _bytes_moved(m, n, k)
+    if m <= 128:  # decode shapes: the weight stream is the floor
+        cands["read"] = streaming_read(n * k)
 
     times = _time_round_robin(cands, rounds, rep, warmup)
     row["times"] = times
@@ -218,13 +234,17 @@ def bench_shape(
     row["fp8gemm_us"] = us.get("fp8gemm")
     row["cublas_blockwise_us"] = us.get("cublas_blockwise")
     row["bf16_us"] = us.get("bf16")
+    row["noswap_us"] = us.get("noswap")
+    row["read_us"] = us.get("read")
     row["bytes"] = nbytes
     if row["fp8gemm_us"]:
         row["tflops"] = flops / row["fp8gemm_us"] / 1e6
         row["gbps"] = nbytes / row["fp8gemm_us"] / 1e3
-        for peer in ("cublas_blockwise", "bf16"):
+        for peer in ("cublas_blockwise", "bf16", "noswap"):
             if us.get(peer):
                 row[f"speedup_vs_{peer}"] = us[peer] / row["fp8gemm_us"]
+        if us.get("read"):
+            row["x_read"] = row["fp8gemm_us"] / us["read"]
     add_floor(row, flops, ceilings)
     return row
 
@@ -289,7 +309,8 @@ def format_table(result: dict[str, Any]) -> str:
     """The human-readable report: one line per shape, then the summary."""
     head = (
         f"{'M':>5} {'N':>6} {'K':>6} | {'config':<22} | {'fp8gemm us':>10} {'TFLOPS':>7} {'GB/s':>6} "
-        f"{'% floor':>7} | {'cuBLAS-bw us':>12} {'bf16 us':>8} {'floor us':>8} | {'x bw':>5} {'x bf16':>6}"
+        f"{'% floor':>7} | {'cuBLAS-bw us':>12} {'bf16 us':>8} {'floor us':>8} | {'x bw':>5} {'x bf16':>6} | "
+        f"{'no-swap us':>10} {'read us':>7} {'/read':>5}"
     )
     lines = [head, "-" * len(head)]
     for r in result["rows"]:
@@ -300,7 +321,8 @@ def format_table(result: dict[str, Any]) -> str:
             f"{_fmt(r.get('pct_of_floor'), '7.0f')} | "
             f"{_fmt(r.get('cublas_blockwise_us'), '12.1f')} {_fmt(r.get('bf16_us'), '8.1f')} "
             f"{_fmt(r.get('floor_us'), '8.1f')} | "
-            f"{_fmt(r.get('speedup_vs_cublas_blockwise'), '5.2f')} {_fmt(r.get('speedup_vs_bf16'), '6.2f')}{flag}"
+            f"{_fmt(r.get('speedup_vs_cublas_blockwise'), '5.2f')} {_fmt(r.get('speedup_vs_bf16'), '6.2f')} | "
+            f"{_fmt(r.get('noswap_us'), '10.1f')} {_fmt(r.get('read_us'), '7.1f')} {_fmt(r.get('x_read'), '5.2f')}{flag}"
         )
     for r in result["rows"]:
         for name, note in r.get("notes", {}).items():

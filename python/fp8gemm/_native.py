@@ -47,6 +47,11 @@ def _load() -> None:
     _cdll.fp8gemm_get_pdl.restype = ctypes.c_int
     _cdll.fp8gemm_set_batch_invariant.argtypes = [ctypes.c_int]
     _cdll.fp8gemm_get_batch_invariant.restype = ctypes.c_int
+    _cdll.fp8gemm_set_swap_ab.argtypes = [ctypes.c_int]
+    _cdll.fp8gemm_get_swap_ab.restype = ctypes.c_int
+    _cdll.fp8gemm_force_swapab.argtypes = [ctypes.c_int, ctypes.c_int]
+    _cdll.fp8gemm_num_swapab_kernels.restype = ctypes.c_int
+    _cdll.fp8gemm_swapab_grid.restype = ctypes.c_char_p
     _cdll.fp8gemm_cuda_versions.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
 
 

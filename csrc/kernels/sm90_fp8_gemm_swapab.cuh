@@ -1,0 +1,347 @@
+// Swap-AB dense FP8 GEMM for decode-sized M (issue 4), "1D2D" recipe:
+// D[M,N] = (A * sa) @ (B * sb)^T computed as D^T[N,M] = B[N,K] A[M,K]^T, so that the
+// weights B fill the wgmma's M side (64 rows per math warpgroup) and the few tokens its
+// N side (kTok = 8..64 columns): no tensor-core lane computes padding rows, and the weight
+// stream is the only large read.
+//
+// Grid: x = weight tiles (64 * kMathWG rows each) times the K split S, y = token tiles.
+// The S CTAs of one weight tile form a thread-block cluster along K; CTA `rank` reduces
+// K blocks [rank * Kb / S, (rank + 1) * Kb / S). Each CTA runs a warp-specialised TMA
+// pipeline (one producer thread, kStages-deep ring of weight tile + token tile + token
+// scales) feeding one or two math warpgroups that promote each 128-K block's partial sum
+// with sa[token, kb] * sb[row block, kb], exactly as the 1D2D kernel does. The S partial
+// tiles then meet in distributed shared memory: every CTA of the cluster sums a share of
+// the output elements over the S partials in rank order 0, 1, ..., S-1 and stores them.
+// The order is fixed, so results are bitwise reproducible run to run; they differ from the
+// non-split kernels' (another summation order), so batch-invariant mode does not use
+// this kernel (heuristics in csrc/swapab.cpp).
+#pragma once
+
+#include <cuda.h>
+#include <cuda_bf16.h>
+
+#include "sm90_gemm_layout.hpp"
+#include "sm90_ptx.cuh"
+#include "sm90_swapab_layout.hpp"
+#include "sm90_wgmma_fp8.cuh"  // generated at build time: WgmmaFp8<N>
+
+namespace fp8gemm::sm90 {
+
+// ---------------------------------------------------------------- cluster / cache-hint PTX used here only
+__device__ __forceinline__ uint32_t cluster_num_ctas() {
+  uint32_t n;
+  asm volatile("mov.u32 %0, %%cluster_nctarank;" : "=r"(n));
+  return n;
+}
+
+// The shared::cluster address of `local` (a shared::cta address) in CTA `rank` of the cluster.
+__device__ __forceinline__ uint32_t map_to_cta(uint32_t local, uint32_t rank) {
+  uint32_t remote;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(local), "r"(rank));
+  return remote;
+}
+
+// A cluster barrier (a CTA barrier without a cluster launch) with release/acquire ordering
+// that counts threads, not warps: without .aligned it stays exact when the lanes of a warp
+// arrive apart (after the producer's single-lane branch or a loop of uneven trip counts),
+// where an .aligned barrier is undefined and may count a warp twice and open early.
+__device__ __forceinline__ void cluster_barrier_sync() {
+  asm volatile("barrier.cluster.arrive.release;\n\tbarrier.cluster.wait.acquire;" ::: "memory");
+}
+
+__device__ __forceinline__ float4 ld_shared_cluster_f4(uint32_t addr) {
+  float4 v;
+  asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+               : "r"(addr)
+               : "memory");
+  return v;
+}
+
+// L2 eviction policies: the weights are read once (evict first), the token tile by every
+// weight tile (evict last).
+__device__ __forceinline__ uint64_t l2_policy_evict_first() {
+  uint64_t p;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(p));
+  return p;
+}
+__device__ __forceinline__ uint64_t l2_policy_evict_last() {
+  uint64_t p;
+  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(p));
+  return p;
+}
+
+__device__ __forceinline__ void tma_load_2d_hint(void* dst, const CUtensorMap* map, uint64_t* bar, int c0, int c1,
+                                                 uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint"
+      " [%0], [%1, {%3, %4}], [%2], %5;" ::"r"(smem_addr(dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(smem_addr(bar)), "r"(c0), "r"(c1), "l"(policy)
+      : "memory");
+}
+
+// ---------------------------------------------------------------- the kernel
+template <int kTok, int kMathWG, int kStages, int kCtasPerSm, typename OutT>
+__global__ void __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm)
+    fp8_gemm_swapab_kernel(const __grid_constant__ CUtensorMap tmap_w, const __grid_constant__ CUtensorMap tmap_t,
+                           const __grid_constant__ CUtensorMap tmap_sa, const GemmArgs args) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  static_assert(kTok % 8 == 0 && kTok >= 8 && kTok <= 128, "token tile: a multiple of 8 (wgmma N)");
+  static_assert(kMathWG == 1 || kMathWG == 2, "64 or 128 weight rows per CTA");
+  static_assert(swapab_fits_registers(kTok, kMathWG, kCtasPerSm), "accumulators exceed the registers");
+  constexpr int kRows = 64 * kMathWG;  // weight rows per CTA (D columns)
+  constexpr int kMathThreads = 128 * kMathWG;
+  constexpr int kThreads = swapab_threads(kMathWG);
+  constexpr uint32_t kTileW = kRows * kBlockK;
+  constexpr uint32_t kTileT = kTok * kBlockK;
+  constexpr uint32_t kTileSa = kTok * sizeof(float);
+  constexpr int kSaStride = swapab_sa_stage_floats(kTok);
+  constexpr int kPart = swapab_part_stride(kMathWG);
+  constexpr int kDepth = swapab_depth(kTok, kMathWG, kCtasPerSm);
+  constexpr int kAccRegs = kTok / 2;
+  constexpr SwapAbSmem kSmem = swapab_smem(kTok, kMathWG, kStages);
+  static_assert(kSmem.total <= swapab_smem_budget(kCtasPerSm), "shared-memory budget");
+  static_assert(swapab_part_fits(kTok, kMathWG, kStages), "the partial tile reuses the ring");
+
+  extern __shared__ uint8_t smem_raw[];
+  uint8_t* smem = smem_raw + ((kSmemAlign - (smem_addr(smem_raw) % kSmemAlign)) % kSmemAlign);
+  uint8_t* smem_w = smem + kSmem.w_offset;
+  uint8_t* smem_t = smem + kSmem.t_offset;
+  float* smem_sa = reinterpret_cast<float*>(smem + kSmem.sa_offset);
+  float* part = reinterpret_cast<float*>(smem + kSmem.part_offset);
+  uint64_t* full = reinterpret_cast<uint64_t*>(smem + kSmem.bar_offset);
+  uint64_t* empty = full + kStages;
+
+  const uint32_t split = cluster_num_ctas();  // 1 without a cluster launch
+  const uint32_t rank = cluster_cta_rank();
+  const int n0 = static_cast<int>(blockIdx.x / split) * kRows;
+  const int m0 = static_cast<int>(blockIdx.y) * kTok;
+  const int num_kb = (args.k + kBlockK - 1) / kBlockK;
+  const int kb_begin = static_cast<int>(static_cast<int64_t>(rank) * num_kb / split);
+  const int kb_end = static_cast<int>(static_cast<int64_t>(rank + 1) * num_kb / split);
+
+  if (threadIdx.x == kMathThreads) {
+    tma_prefetch_descriptor(&tmap_w);
+    tma_prefetch_descriptor(&tmap_t);
+    tma_prefetch_descriptor(&tmap_sa);
+#pragma unroll
+    for (int s = 0; s < kStages; ++s) {
+      mbarrier_init(&full[s], 1);               // the producer's arrive.expect_tx
+      mbarrier_init(&empty[s], kMathWG * 4);    // one arrival per math warp
+    }
+    fence_barrier_init();
+  }
+  __syncthreads();
+  // As in the 1D2D kernel: the prologue above may overlap the previous kernel under PDL;
+  // no global memory is touched before it has finished.
+  griddep_wait();
+  griddep_launch_dependents();
+
+  if (threadIdx.x >= kMathThreads) {
+    // ------------------------------------------------------------ producer warp
+    // The whole warp walks the loop and lane 0 issues, so the warp stays converged (a warp
+    // whose lanes reach a barrier apart may be counted twice by it).
+    const bool issuer = threadIdx.x == kMathThreads;
+    const uint64_t stream_policy = l2_policy_evict_first();
+    const uint64_t keep_policy = l2_policy_evict_last();
+    int stage = 0;
+    uint32_t phase = 0;
+    for (int kb = kb_begin; kb < kb_end; ++kb) {
+      if (issuer) {
+        mbarrier_wait(&empty[stage], phase ^ 1);
+        mbarrier_arrive_expect_tx(&full[stage], kTileW + kTileT + kTileSa);
+        const int k0 = kb * kBlockK;
+        // Rows past N, tokens past M and columns past K arrive as zeros.
+        tma_load_2d_hint(smem_w + stage * kTileW, &tmap_w, &full[stage], k0, n0, stream_policy);
+        tma_load_2d_hint(smem_t + stage * kTileT, &tmap_t, &full[stage], k0, m0, keep_policy);
+        // Token scales: row kb of the canonical [Kb, align(M, 4)] layout, tokens past M zero.
+        tma_load_2d(smem_sa + stage * kSaStride, &tmap_sa, &full[stage], m0, kb);
+      }
+      __syncwarp();
+      if (++stage == kStages) {
+        stage = 0;
+        phase ^= 1;
+      }
+    }
+  } else {
+    // ------------------------------------------------------------ math warpgroups
+    const int wg = threadIdx.x / 128;
+    const int warp_in_wg = (threadIdx.x / 32) % 4;
+    const int lane = threadIdx.x % 32;
+    const int row0 = warp_in_wg * 16 + lane / 4;  // this thread's weight rows: row0, row0 + 8 of its 64
+    const int q = lane % 4;                       // its tokens: j * 8 + 2q, j * 8 + 2q + 1
+    // A warpgroup's 64 rows start on a multiple of 64, so they share one 128-row weight
+    // scale per K block (the clamp only guards the row index).
+    const int sb_row = min((n0 + wg * 64) / kBlockK, args.sb_rows - 1);
+    const float* sb_ptr = args.sb + static_cast<int64_t>(sb_row) * args.sb_stride_n;
+    auto load_sb = [&](int kb) { return __ldg(sb_ptr + static_cast<int64_t>(min(kb, num_kb - 1)) * args.sb_stride_k); };
+    // Weight scales two K blocks ahead (an L2 round trip outlasts a block's MMAs).
+    float sb_q0 = load_sb(kb_begin), sb_q1 = load_sb(kb_begin + 1);
+    int sb_next_kb = kb_begin + 2;
+    auto next_sb = [&] {
+      const float v = sb_q0;
+      sb_q0 = sb_q1;
+      sb_q1 = load_sb(sb_next_kb++);
+      return v;
+    };
+
+    float fin[kAccRegs];
+#pragma unroll
+    for (int j = 0; j < kAccRegs; ++j) fin[j] = 0.0f;
+    int stage = 0;
+    uint32_t phase = 0;
+    // kDepth accumulator sets in flight: block i is issued into set i % kDepth while the
+    // kDepth - 1 before it may still run; the oldest is promoted once wait_group leaves
+    // only the newer ones pending (the 1D2D kernel's deferred loop).
+    float accs[kDepth][kAccRegs];
+    float sbv[kDepth];  // the weight scale of the block in each set
+    int st[kDepth];     // the stage each set's block came from
+    auto load_issue = [&](auto d_const) {
+      constexpr int d = decltype(d_const)::value;
+      mbarrier_wait(&full[stage], phase);
+      sbv[d] = next_sb();
+      const uint64_t da = make_smem_desc_sw128(smem_w + stage * kTileW + wg * 64 * kBlockK);
+      const uint64_t db = make_smem_desc_sw128(smem_t + stage * kTileT);
+      fence_registers<kAccRegs>(accs[d]);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < kBlockK / 32; ++kk) WgmmaFp8<kTok>::mma(da + kk * 2, db + kk * 2, accs[d], kk > 0);
+      wgmma_commit();
+      // No register fence here: touching the set while its group is in flight makes ptxas
+      // serialize every wgmma (C7514); the wait before its promotion orders it.
+      st[d] = stage;
+      if (++stage == kStages) {
+        stage = 0;
+        phase ^= 1;
+      }
+    };
+    auto retire = [&](auto d_const) {
+      constexpr int d = decltype(d_const)::value;
+      fence_registers<kAccRegs>(accs[d]);
+      // Promotion: column (token) c of the block scales by sa[c, kb] * sb[rows, kb], the
+      // same product and the same fused multiply-add as the 1D2D kernel's promotion.
+      const float* sa = smem_sa + st[d] * kSaStride + 2 * q;
+#pragma unroll
+      for (int j = 0; j < kTok / 8; ++j) {
+        const float2 s = *reinterpret_cast<const float2*>(sa + j * 8);
+        const float s0 = s.x * sbv[d], s1 = s.y * sbv[d];
+        fin[4 * j + 0] += accs[d][4 * j + 0] * s0;
+        fin[4 * j + 1] += accs[d][4 * j + 1] * s1;
+        fin[4 * j + 2] += accs[d][4 * j + 2] * s0;
+        fin[4 * j + 3] += accs[d][4 * j + 3] * s1;
+      }
+      __syncwarp();  // every lane has read the stage's scales
+      if (lane == 0) mbarrier_arrive(&empty[st[d]]);
+    };
+    const int nkb = kb_end - kb_begin;
+    if (nkb < kDepth) {
+      for (int i = 0; i < nkb; ++i) {
+        load_issue(Int<0>{});
+        wgmma_wait<0>();
+        retire(Int<0>{});
+      }
+    } else {
+      static_for<kDepth - 1>([&](auto d) { load_issue(d); });
+      int kb = kDepth - 1;
+      for (; kb + kDepth <= nkb; kb += kDepth) {
+        static_for<kDepth>([&](auto j) {
+          load_issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
+          wgmma_wait<kDepth - 1>();
+          retire(j);
+        });
+      }
+      // The last nkb - kb < kDepth blocks, then the kDepth - 1 still in flight; every path
+      // ends in exactly one finish (ptxas would serialize the wgmmas otherwise).
+      auto finish = [&](auto rem_const) {
+        constexpr int rem = decltype(rem_const)::value;
+        static_for<rem>([&](auto j) {
+          load_issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
+          wgmma_wait<kDepth - 1>();
+          retire(j);
+        });
+        wgmma_wait<0>();
+        static_for<kDepth - 1>([&](auto i) { retire(Int<(rem + decltype(i)::value) % kDepth>{}); });
+      };
+      static_dispatch<kDepth>(nkb - kb, finish);
+    }
+
+    // This CTA's partial tile, transposed to D's orientation: part[token][weight row]. It
+    // overwrites the ring: every issued load has landed and been consumed (each math warp
+    // waited on every full barrier and on its last wgmma group), and the barrier keeps the
+    // other warpgroup's and warps' last MMAs from still reading it.
+    named_barrier_sync(1, kMathThreads);
+#pragma unroll
+    for (int j = 0; j < kTok / 8; ++j) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          part[(j * 8 + 2 * q + e) * kPart + wg * 64 + row0 + 8 * h] = fin[4 * j + 2 * h + e];
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- cluster reduction and store
+  // Every partial is written (and, through the barrier's release/acquire, visible to the
+  // whole cluster) before anyone reads. A launch without a cluster is a cluster of one CTA.
+  // (With the .aligned barriers here, racecheck reported hazards between the partial-tile
+  // writes and reads of split-1 launches, and one run of the 8-thread stress test gave a
+  // wrong (1, 2112, 7168) result: a barrier that opened early, see cluster_barrier_sync.)
+  cluster_barrier_sync();
+  constexpr int kVecs = kRows / 4;  // 4-column vectors per token row of the tile
+  const int rows = min(kTok, args.m - m0);
+  const int items = rows * kVecs;
+  const int stride = static_cast<int>(split) * kThreads;
+  for (int i = static_cast<int>(rank) * kThreads + threadIdx.x; i < items; i += stride) {
+    const int r = i / kVecs, v = i % kVecs;
+    const int col = n0 + v * 4;
+    if (col >= args.n) continue;  // N % 8 == 0: a vector is wholly inside or outside
+    const float* mine = part + r * kPart + v * 4;
+    // All S loads first (they overlap), then the sum in rank order. Without a cluster,
+    // the own tile through a plain shared-memory load.
+    float4 p[kSwapAbMaxSplit];
+    if (split == 1) {
+      p[0] = *reinterpret_cast<const float4*>(mine);
+    } else {
+#pragma unroll
+      for (uint32_t c = 0; c < kSwapAbMaxSplit; ++c) {
+        if (c < split) p[c] = ld_shared_cluster_f4(map_to_cta(smem_addr(mine), c));
+      }
+    }
+    float4 sum = p[0];
+#pragma unroll
+    for (uint32_t c = 1; c < kSwapAbMaxSplit; ++c) {
+      if (c < split) {
+        sum.x += p[c].x;
+        sum.y += p[c].y;
+        sum.z += p[c].z;
+        sum.w += p[c].w;
+      }
+    }
+    OutT* dst = static_cast<OutT*>(args.d) + static_cast<int64_t>(m0 + r) * args.ldd + col;
+    if constexpr (sizeof(OutT) == 2) {
+      const __nv_bfloat162 lo = __floats2bfloat162_rn(sum.x, sum.y);
+      const __nv_bfloat162 hi = __floats2bfloat162_rn(sum.z, sum.w);
+      uint2 packed;
+      packed.x = *reinterpret_cast<const uint32_t*>(&lo);
+      packed.y = *reinterpret_cast<const uint32_t*>(&hi);
+      *reinterpret_cast<uint2*>(dst) = packed;
+    } else {
+      float4* d4 = reinterpret_cast<float4*>(dst);
+      if (args.accumulate) {
+        const float4 o = *d4;
+        sum.x = o.x + sum.x;
+        sum.y = o.y + sum.y;
+        sum.z = o.z + sum.z;
+        sum.w = o.w + sum.w;
+      }
+      *d4 = sum;
+    }
+  }
+  // No CTA may leave while a peer can still read its partial tile.
+  if (split > 1) cluster_barrier_sync();
+#endif
+}
+
+}  // namespace fp8gemm::sm90

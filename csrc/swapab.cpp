@@ -1,0 +1,180 @@
+#include "swapab.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <tuple>
+
+#include <torch/csrc/inductor/aoti_torch/c/shim.h>
+#include <torch/csrc/stable/accelerator.h>
+
+#include "common.hpp"
+#include "heuristics.hpp"
+#include "tma.hpp"
+
+namespace fp8gemm {
+
+namespace {
+
+std::atomic<bool> g_enabled{true};
+std::atomic<int> g_forced_index{-1};
+std::atomic<int> g_forced_split{0};
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// NOTES: where swap-AB serves a dense call, from the crossover sweeps against the 1D2D
+// kernel (scripts/swapab_sweep.py, benchmarks/NOTES.md #24): every M <= 16; M <= 32 when
+// K >= 4096 (with K <= 2048 the 1D2D kernel tied or won from 32 tokens: 12.5 vs 13.0 us at
+// (32, 7168, 2048), 24.1 vs 26.5 at (64, 24576, 1536)); M <= 64 when also N <= 4096
+// (at (64, 7168, 16384) the two tied within run-to-run noise, 53-56 us each, and ncu
+// kernel times favoured the 1D2D kernel, 44.5 vs 45.6 us); never past 64 (two token tiles
+// stream the weights twice: 16.4 vs 16.6 us at (96, 2112, 7168), worse at larger N).
+constexpr int64_t kSwapAbMaxM = 64;
+constexpr int64_t kSwapAbShortKMaxM = 16;
+constexpr int64_t kSwapAbLongK = 4096;
+constexpr int64_t kSwapAbMidMaxM = 32;
+constexpr int64_t kSwapAbWideN = 4096;
+// NOTES: the K split aims for this many CTAs per SM, in percent: 75% with 8..16 tokens
+// (measured at N = 2112: split 3 (99 CTAs) 13.0 us, split 4 (132) 13.6, split 2 (66) 13.6,
+// split 8 (264) 16.6; at N = 4096, 64 CTAs beat 128 by 0.5-1 us), 100% from 32 tokens
+// (N = 2112: split 4 13.7 vs split 3 14.2; N = 4096: split 2 18.8 vs split 1 20.9).
+constexpr int kTargetPctSmallTok = 75;
+constexpr int kTargetPctLargeTok = 100;
+
+// The K split for `tiles` output tiles of config c: enough CTAs for the target share of
+// the SMs, at most 8 (the portable cluster size) and at most one per K block.
+int choose_split(const SwapAbConfig& c, int64_t tiles, int64_t num_kb, int num_sms) {
+  tiles = std::max<int64_t>(tiles, 1);
+  const int pct = c.tok >= 32 ? kTargetPctLargeTok : kTargetPctSmallTok;
+  const int64_t split = std::max<int64_t>(1, int64_t(pct) * num_sms / 100 / tiles);
+  return static_cast<int>(std::min<int64_t>({split, kSwapAbMaxSplit, num_kb}));
+}
+
+SwapAbSelection make(const KernelSwapAb* k, int64_t m, int64_t n, int split) {
+  SwapAbSelection s{};
+  s.kernel = k;
+  s.split = split;
+  s.grid_x = static_cast<int>(ceil_div(n, k->config.rows()) * split);
+  s.grid_y = static_cast<int>(ceil_div(m, k->config.tok));
+  return s;
+}
+
+}  // namespace
+
+void set_swap_ab(bool on) { g_enabled.store(on, std::memory_order_relaxed); }
+bool swap_ab_enabled() { return g_enabled.load(std::memory_order_relaxed); }
+
+void force_swapab(int index, int split) {
+  g_forced_split.store(split > 0 ? std::min(split, kSwapAbMaxSplit) : 0, std::memory_order_relaxed);
+  g_forced_index.store(index >= 0 && index < kNumKernelsSwapAb ? index : -1, std::memory_order_relaxed);
+}
+
+std::string describe(const SwapAbConfig& c) {
+  return cat("swap_ab tok=", c.tok, " rows=", c.rows(), " stages=", c.stages, " ctas_per_sm=", c.ctas_per_sm,
+             " out=", c.out == OutDtype::kBF16 ? "bf16" : "fp32", " smem=", c.smem_bytes);
+}
+
+SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms) {
+  const SwapAbSelection none{nullptr, 0, 0, 0};
+  // The token tiles run along grid y (at most 65535 of them).
+  auto legal = [&](const KernelSwapAb& c) { return c.config.out == out && ceil_div(m, c.config.tok) <= 65535; };
+  // The heuristic's candidates: two CTAs per SM (every cluster resident at once).
+  auto candidate = [&](const KernelSwapAb& c) { return legal(c) && c.config.ctas_per_sm == 2; };
+  const int64_t num_kb = ceil_div(k, 128);
+  const int forced = g_forced_index.load(std::memory_order_relaxed);
+  if (forced >= 0) {
+    const KernelSwapAb& c = kKernelsSwapAb[forced];
+    if (legal(c)) {
+      const int fs = g_forced_split.load(std::memory_order_relaxed);
+      const int64_t tiles = ceil_div(n, c.config.rows()) * ceil_div(m, c.config.tok);
+      return make(&c, m, n, fs > 0 ? fs : choose_split(c.config, tiles, num_kb, num_sms));
+    }
+  }
+  // Split K changes the summation order, so batch-invariant mode keeps to the 1D2D kernel;
+  // a forced 1D2D config (testing) is served as forced.
+  if (!swap_ab_enabled() || batch_invariant() || forced_kernel_1d2d() >= 0 || m > kSwapAbMaxM) return none;
+  if (m > kSwapAbShortKMaxM && k < kSwapAbLongK) return none;
+  if (m > kSwapAbMidMaxM && n > kSwapAbWideN) return none;
+
+  // The smallest compiled token tile that holds M; among the configs with it, 64-row weight
+  // tiles with two CTAs per SM (128-row tiles and one-CTA-per-SM rings measured no better:
+  // benchmarks/NOTES.md #24).
+  int best_tok = 0;
+  for (int i = 0; i < kNumKernelsSwapAb; ++i) {
+    const int t = kKernelsSwapAb[i].config.tok;
+    if (!candidate(kKernelsSwapAb[i]) || kKernelsSwapAb[i].config.rows() != 64 || t < m) continue;
+    if (best_tok == 0 || t < best_tok) best_tok = t;
+  }
+  if (best_tok == 0) return none;
+  const KernelSwapAb* best = nullptr;
+  for (int i = 0; i < kNumKernelsSwapAb; ++i) {
+    const KernelSwapAb& c = kKernelsSwapAb[i];
+    if (candidate(c) && c.config.tok == best_tok && c.config.rows() == 64) best = &c;
+  }
+  if (best == nullptr) return none;
+  const int64_t tiles = ceil_div(n, best->config.rows()) * ceil_div(m, best->config.tok);
+  return make(best, m, n, choose_split(best->config, tiles, num_kb, num_sms));
+}
+
+bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
+  if (s.layout != Layout::kDense) return false;
+  const DeviceInfo& info = device_info(s.device);
+  const int sms = usable_sms(s.device);
+  // Under an SM limit (set_num_sms) the 1D2D kernel's persistent grid honours it; this
+  // kernel's grid of short-lived CTAs would not, so it stands aside unless forced.
+  if (sms < info.sm_count && g_forced_index.load(std::memory_order_relaxed) < 0) return false;
+  const SwapAbSelection sel = select_swapab(s.m_model, s.n, s.k, s.out, sms);
+  if (sel.kernel == nullptr) return false;
+  const SwapAbConfig& c = sel.kernel->config;
+  FP8GEMM_CHECK(c.smem_bytes <= info.max_smem_optin, "fp8gemm.", s.op, ": cuda:", s.device, " offers ",
+                info.max_smem_optin, " bytes of shared memory per block; the kernels need ", c.smem_bytes,
+                " (an sm_90 GPU is required)");
+  if (print_configs()) {
+    static std::mutex mutex;
+    static std::set<std::tuple<int64_t, int64_t, int64_t, int, int, int>> seen;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (seen.size() < 4096 && seen.emplace(s.m_model, s.n, s.k, int(s.out), sms, int(sel.kernel - kKernelsSwapAb)).second)
+      std::fprintf(stderr, "fp8gemm: gemm dense m=%lld n=%lld k=%lld sms=%d -> %s split=%d grid=%dx%d\n",
+                   (long long)s.m_model, (long long)s.n, (long long)s.k, sms, describe(c).c_str(), sel.split,
+                   sel.grid_x, sel.grid_y);
+  }
+
+  std::optional<torch::stable::accelerator::DeviceGuard> guard;
+  if (torch::stable::accelerator::getCurrentDeviceIndex() != s.device) guard.emplace(s.device);
+  const int64_t kb = ceil_div64(s.k, 128);
+  LaunchSwapAb l{};
+  l.tmap_w = make_tma_2d(s.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.b_rows, s.k, s.b_row_stride, c.rows(), 128,
+                         CU_TENSOR_MAP_SWIZZLE_128B);
+  l.tmap_t = make_tma_2d(s.a, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.a_rows, s.k, s.a_row_stride, c.tok, 128,
+                         CU_TENSOR_MAP_SWIZZLE_128B);
+  // Token scales: the canonical layout read as a [Kb, M] row-major matrix (rows align(M, 4)
+  // floats apart), one row segment of tok floats per stage; tokens past M read as zero.
+  l.tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, kb, s.sa_m, align4(s.sa_m) * 4, 1, c.tok,
+                          CU_TENSOR_MAP_SWIZZLE_NONE);
+  l.args = s.args;
+  l.args.n = static_cast<int>(s.n);
+  l.args.k = static_cast<int>(s.k);
+  l.args.sb_rows = static_cast<int>(ceil_div64(s.n, 128));
+  l.args.num_groups = 1;
+  l.args.d = s.d;
+  l.args.ldd = s.n;
+  l.grid_x = sel.grid_x;
+  l.grid_y = sel.grid_y;
+  l.split = sel.split;
+  l.device = s.device;
+  l.pdl = pdl_enabled();
+  void* stream = nullptr;
+  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(s.device, &stream));
+  l.stream = static_cast<cudaStream_t>(stream);
+  const cudaError_t err = sel.kernel->launch(l);
+  if (err != cudaSuccess)
+    throw std::runtime_error(cat("fp8gemm.", s.op, ": kernel launch failed (", describe(c), " split=", sel.split,
+                                 "): ", cudaGetErrorString(err)));
+  return true;
+}
+
+}  // namespace fp8gemm

@@ -1,0 +1,38 @@
+// Swap-AB decode path of the dense op (issue 4): config choice, the on/off switch, the
+// testing hook and the launch. The kernel: csrc/kernels/sm90_fp8_gemm_swapab.cuh.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "op_common.hpp"
+#include "swapab_registry.hpp"
+
+namespace fp8gemm {
+
+struct SwapAbSelection {
+  const KernelSwapAb* kernel;  // nullptr: the 1D2D kernel serves the problem
+  int split;                   // K split = cluster size
+  int grid_x, grid_y;          // weight tiles x split, token tiles
+};
+
+// The swap-AB config for a dense M x N x K problem on `num_sms` SMs, or kernel == nullptr
+// where the 1D2D kernel is the better (or the only allowed) choice: swap-AB off, batch-
+// invariant mode on, a 1D2D config forced, or M past the measured crossover.
+SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms);
+
+// Process-wide switch (on by default), for before/after measurements.
+void set_swap_ab(bool on);
+bool swap_ab_enabled();
+
+// Testing hook: serve every dense call of a matching output dtype with kKernelsSwapAb[index]
+// and, when split > 0, that K split (clamped to [1, 8]); index -1 restores the heuristic.
+void force_swapab(int index, int split);
+
+// Launches the swap-AB kernel for a dense problem when select_swapab chooses it; returns
+// false (and does nothing) otherwise.
+bool launch_swapab_if_chosen(const Launch1D2DSpec& s);
+
+std::string describe(const SwapAbConfig& c);
+
+}  // namespace fp8gemm

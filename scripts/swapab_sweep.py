@@ -1,0 +1,129 @@
+"""Swap-AB decode sweep (issue 4): every relevant swap-AB config and K split against the
+1D2D kernel (swap-AB off) and a streaming read of the same weight bytes, timed round-robin
+after an L2 flush in one process. Prints one line per shape; --json writes every timing.
+
+    PYTHONPATH=python python3 scripts/swapab_sweep.py [--json FILE] [--m 1,4,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+import fp8gemm
+from fp8gemm import _native
+from fp8gemm._bench_dense import _time_round_robin, streaming_read
+from fp8gemm.testing import calc_diff, random_fp8_problem, reference_gemm_nt
+
+def triton_read(nbytes: int):
+    """A persistent grid-stride Triton read of nbytes (4 CTAs per SM, 16 KB per step): a
+    second, leaner streaming-read floor beside the package's torch.sum one."""
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def _read(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+        pid = tl.program_id(0)
+        acc = tl.zeros([BLOCK], dtype=tl.float32)
+        for start in range(pid * BLOCK, n, tl.num_programs(0) * BLOCK):
+            offs = start + tl.arange(0, BLOCK)
+            acc += tl.load(x_ptr + offs, mask=offs < n, other=0.0)
+        tl.store(out_ptr + pid * BLOCK + tl.arange(0, BLOCK), acc)
+
+    numel = max(1, nbytes // 4)
+    buf = torch.ones(numel, dtype=torch.float32, device="cuda")
+    grid = 4 * torch.cuda.get_device_properties(0).multi_processor_count
+    out = torch.empty(grid * 4096, dtype=torch.float32, device="cuda")
+    return lambda: _read[(grid,)](buf, out, numel, BLOCK=4096)
+
+
+NK = [(2112, 7168), (4096, 7168), (7168, 2048), (24576, 1536), (7168, 16384)]
+
+
+def configs() -> list[tuple[int, int, int, int]]:
+    """(index, tok, rows, ctas_per_sm) of the bf16 swap-AB configs."""
+    out = []
+    for i, line in enumerate(fp8gemm.swapab_kernel_grid().splitlines()):
+        if "out=bf16" in line:
+            tok, rows, ctas = (int(line.split(f"{key}=")[1].split()[0]) for key in ("tok", "rows", "ctas_per_sm"))
+            out.append((i, tok, rows, ctas))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json")
+    ap.add_argument("--m", default="1,4,8,16,32,64,96,128")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rep", type=int, default=10)
+    args = ap.parse_args()
+    lib = _native.lib()
+    cfgs = configs()
+    rows_out = []
+    for m in (int(v) for v in args.m.split(",")):
+        for n, k in NK:
+            p = random_fp8_problem(m, n, k, "cuda", seed=m * 7 + n + k)
+            a, sa, b, sb = p["a"], p["sa"], p["b"], p["sb"]
+            ref = reference_gemm_nt(a, sa, b, sb)
+            tok = min([c[1] for c in cfgs if c[1] >= m] or [max(c[1] for c in cfgs)])
+            cands = {}
+            diffs = {}
+
+            def add(name, index, split, swap_on=True):
+                def run():
+                    lib.fp8gemm_force_swapab(index, split)
+                    fp8gemm.set_swap_ab(swap_on)
+                    try:
+                        return fp8gemm.gemm_nt(a, sa, b, sb)
+                    finally:
+                        lib.fp8gemm_force_swapab(-1, 0)
+                        fp8gemm.set_swap_ab(True)
+
+                diffs[name] = calc_diff(run(), ref)
+                cands[name] = run
+
+            add("off", -1, 0, swap_on=False)
+            add("auto", -1, 0)
+            kb = -(-k // 128)
+            for index, t, rows, ctas in cfgs:
+                if t != tok:
+                    continue
+                tiles = -(-n // rows) * -(-m // t)
+                for split in (1, 2, 3, 4, 6, 8):
+                    if split > kb or tiles * split > 4 * 132 or (split > 1 and tiles * split < 33):
+                        continue
+                    add(f"t{t}r{rows}c{ctas}s{split}", index, split)
+            cands["read"] = streaming_read(n * k)
+            try:
+                cands["tread"] = triton_read(n * k)
+                cands["tread"]()
+            except Exception as exc:  # no triton: the torch.sum floor only
+                print(f"triton read unavailable: {exc}")
+            tiny = torch.zeros(1, device="cuda")
+            cands["noop"] = tiny.zero_
+            times = _time_round_robin(cands, args.rounds, args.rep, 3)
+            us = {name: t["median_us"] for name, t in times.items()}
+            forced = {name: v for name, v in us.items() if name[0] == "t" and name != "tread"}
+            best = min(forced, key=forced.get) if forced else None
+            cfg = fp8gemm.select_config("gemm_nt", m, n, k)
+            row = {"m": m, "n": n, "k": k, "us": us, "diff": diffs, "auto_cfg": cfg, "best": best}
+            rows_out.append(row)
+            bad = [name for name, d in diffs.items() if not d < 1e-5]
+            print(f"m={m:4d} n={n:6d} k={k:6d} off={us['off']:7.1f} auto={us['auto']:7.1f} "
+                  f"(t{cfg['block_m']}r{cfg['block_n']}s{cfg['cluster']} swap={int(cfg['swap_ab'])}) "
+                  f"best={best}:{forced.get(best, float('nan')):7.1f} read={us['read']:7.1f} "
+                  f"tread={us.get('tread', float('nan')):6.1f} noop={us['noop']:4.1f} "
+                  f"auto/read={us['auto'] / us['read']:.2f} auto/tread={us['auto'] / us.get('tread', float('nan')):.2f} | "
+                  + " ".join(f"{name}={v:.1f}" for name, v in sorted(forced.items()))
+                  + (f" BAD={bad}" if bad else ""), flush=True)
+            del p, a, sa, b, sb, ref
+            torch.cuda.empty_cache()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows_out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
