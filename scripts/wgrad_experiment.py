@@ -1,6 +1,6 @@
 """Times the dense 1D1D 128x128 config (forced) of whichever build is on PYTHONPATH, and (with
 the label "real") the 1D2D fp32-accumulate and bf16 kernels on the same shapes: the tool of
-benchmarks/NOTES.md #24, whose experiment builds patched the promotion or dropped the
+benchmarks/NOTES.md #31, whose experiment builds patched the promotion or dropped the
 epilogue (wrong results, timing only). Usage: PYTHONPATH=python python scripts/wgrad_experiment.py real"""
 
 import sys

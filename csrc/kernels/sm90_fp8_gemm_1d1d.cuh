@@ -13,7 +13,7 @@
 // the tile in shared memory and store it (or reduce-add it) with TMA. D is addressed as a
 // 3-D tensor [G, M, N], so a tile's rows never spill into the next group. (Accumulating by
 // prefetching the old D tile and storing measured no faster than the reduce-add:
-// benchmarks/NOTES.md #25.)
+// benchmarks/NOTES.md #32.)
 //
 // K-grouped (kKGrouped): group g's A is the row-major [M, K_g] block that starts at element
 // M * sum_{h<g} K_h of a flat buffer; its row stride K_g differs per group and is known only
