@@ -13,6 +13,7 @@
 #include "grouped.hpp"
 #include "heuristics.hpp"
 #include "swapab.hpp"
+#include "wgrad.hpp"
 
 // ---------------------------------------------------------------- schemas
 STABLE_TORCH_LIBRARY(fp8gemm, m) {
@@ -31,6 +32,12 @@ STABLE_TORCH_LIBRARY(fp8gemm, m) {
         "int expected_m=0) -> Tensor");
   m.def("m_grouped_gemm_nt_offset_out(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor offsets, "
         "Tensor(a!) out, int expected_m=0) -> ()");
+  // Weight gradients, 1D1D recipe (a and b: 1x128 scales along K), fp32 out; _out accumulates.
+  m.def("wgrad_gemm_nt(Tensor a, Tensor sa, Tensor b, Tensor sb) -> Tensor");
+  m.def("wgrad_gemm_nt_out(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor(a!) out) -> ()");
+  // K-grouped (MoE): a, b flat; sa [sum Kb, M], sb [sum Kb, N]; ks int32 [G] on the device.
+  m.def("k_grouped_wgrad_gemm_nt(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor ks) -> Tensor");
+  m.def("k_grouped_wgrad_gemm_nt_out(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor ks, Tensor(a!) out) -> ()");
 }
 
 // ---------------------------------------------------------------- CUDA implementations
@@ -43,6 +50,10 @@ STABLE_TORCH_LIBRARY_IMPL(fp8gemm, CUDA, m) {
   m.impl("m_grouped_gemm_nt_masked_out", TORCH_BOX(&fp8gemm::m_grouped_gemm_nt_masked_out));
   m.impl("m_grouped_gemm_nt_offset", TORCH_BOX(&fp8gemm::m_grouped_gemm_nt_offset));
   m.impl("m_grouped_gemm_nt_offset_out", TORCH_BOX(&fp8gemm::m_grouped_gemm_nt_offset_out));
+  m.impl("wgrad_gemm_nt", TORCH_BOX(&fp8gemm::wgrad_gemm_nt));
+  m.impl("wgrad_gemm_nt_out", TORCH_BOX(&fp8gemm::wgrad_gemm_nt_out));
+  m.impl("k_grouped_wgrad_gemm_nt", TORCH_BOX(&fp8gemm::k_grouped_wgrad_gemm_nt));
+  m.impl("k_grouped_wgrad_gemm_nt_out", TORCH_BOX(&fp8gemm::k_grouped_wgrad_gemm_nt_out));
 }
 
 // ---------------------------------------------------------------- host-only C API
@@ -62,6 +73,19 @@ __attribute__((visibility("default"))) int fp8gemm_select_config(const char* kin
   try {
     std::string op(kind);
     if (op.size() > 4 && op.compare(op.size() - 4, 4, "_out") == 0) op.resize(op.size() - 4);
+    if (op == "wgrad_gemm_nt" || op == "k_grouped_wgrad_gemm_nt") {
+      // Weight gradients: k is K (dense) or the expected K per group (num_groups groups).
+      const bool kg = op == "k_grouped_wgrad_gemm_nt";
+      if (!kg && num_groups != 1) throw std::invalid_argument("fp8gemm.select_config: wgrad_gemm_nt takes num_groups=1");
+      if (m <= 0 || n <= 0 || k <= 0 || num_sms <= 0 || num_groups <= 0)
+        throw std::invalid_argument("fp8gemm.select_config: m, n, k, num_groups and num_sms must be positive");
+      const auto sel = fp8gemm::select_wgrad(kg, m, n, k, num_groups, true, num_sms);
+      const auto& c = sel.kernel->config;
+      const int vals[9] = {c.block_m, c.block_n, 128, c.stages, static_cast<int>(c.multicast), c.cluster(),
+                           c.smem_bytes, sel.grid, 0};
+      std::memcpy(out, vals, sizeof(vals));
+      return 0;
+    }
     fp8gemm::Layout layout;
     if (op == "gemm_nt") {
       layout = fp8gemm::Layout::kDense;
@@ -74,7 +98,7 @@ __attribute__((visibility("default"))) int fp8gemm_select_config(const char* kin
     } else {
       throw std::invalid_argument("fp8gemm.select_config: unknown kind '" + std::string(kind) +
                                   "'; known: gemm_nt, m_grouped_gemm_nt_contiguous, m_grouped_gemm_nt_masked, "
-                                  "m_grouped_gemm_nt_offset (each also with _out)");
+                                  "m_grouped_gemm_nt_offset, wgrad_gemm_nt, k_grouped_wgrad_gemm_nt (each also with _out)");
     }
     if (layout == fp8gemm::Layout::kDense && num_groups != 1)
       throw std::invalid_argument("fp8gemm.select_config: gemm_nt takes num_groups=1");
@@ -139,6 +163,18 @@ __attribute__((visibility("default"))) int fp8gemm_get_num_sms_limit() { return 
 // Testing hook: route every legal call to compiled config `index` (-1 restores the heuristic).
 __attribute__((visibility("default"))) void fp8gemm_force_kernel(int index) { fp8gemm::force_kernel_1d2d(index); }
 __attribute__((visibility("default"))) int fp8gemm_num_kernels() { return fp8gemm::kNumKernels1D2D; }
+// The same for the weight-gradient family (indices into fp8gemm_wgrad_kernel_grid()).
+__attribute__((visibility("default"))) void fp8gemm_force_wgrad_kernel(int index) { fp8gemm::force_kernel_wgrad(index); }
+__attribute__((visibility("default"))) int fp8gemm_num_wgrad_kernels() { return fp8gemm::kNumKernelsWgrad; }
+__attribute__((visibility("default"))) const char* fp8gemm_wgrad_kernel_grid() {
+  static const std::string text = [] {
+    std::string s;
+    for (int i = 0; i < fp8gemm::kNumKernelsWgrad; ++i)
+      s += "wgrad_1d1d " + fp8gemm::describe_wgrad(fp8gemm::kKernelsWgrad[i].config) + "\n";
+    return s;
+  }();
+  return text.c_str();
+}
 
 // Swap-AB decode path (issue 4): on by default; off routes every dense call to the 1D2D kernel.
 __attribute__((visibility("default"))) void fp8gemm_set_swap_ab(int on) { fp8gemm::set_swap_ab(on != 0); }

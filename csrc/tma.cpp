@@ -70,3 +70,25 @@ CUtensorMap encode(const MapKey& k, CUtensorMapDataType dtype, CUtensorMapSwizzl
 }  // namespace
 
 }  // namespace fp8gemm
+
+namespace fp8gemm {
+
+CUtensorMap make_tma_3d(const void* base, CUtensorMapDataType dtype, uint64_t d0, uint64_t d1, uint64_t d2,
+                        uint64_t stride1_bytes, uint64_t stride2_bytes, uint32_t box0, uint32_t box1,
+                        CUtensorMapSwizzle swizzle) {
+  CUtensorMap map{};
+  const cuuint64_t dims[3] = {d0, d1, d2};
+  const cuuint64_t strides[2] = {stride1_bytes, stride2_bytes};
+  const cuuint32_t box[3] = {box0, box1, 1};
+  const cuuint32_t elem_strides[3] = {1, 1, 1};
+  const CUresult res = drv::api().tensor_map_encode_tiled(&map, dtype, 3, const_cast<void*>(base), dims, strides, box, elem_strides,
+                                   CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                                   CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (res != CUDA_SUCCESS)
+    throw std::runtime_error(cat("fp8gemm: cuTensorMapEncodeTiled failed (", drv::error_text(res), ") for a ", d2, " x ", d1,
+                                 " x ", d0, " tensor, strides ", stride1_bytes, " / ", stride2_bytes, " bytes, box ",
+                                 box1, " x ", box0));
+  return map;
+}
+
+}  // namespace fp8gemm

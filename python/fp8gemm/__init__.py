@@ -8,11 +8,11 @@ launch) live in the native library; fake kernels make them traceable.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence, Union
 
 import torch
 
-from . import _native, quant
+from . import _checks, _native, quant
 from ._version import __version__
 from .utils import (
     get_col_major_tma_aligned_tensor,
@@ -35,6 +35,10 @@ __all__ = [
     "m_grouped_gemm_nt_masked_out",
     "m_grouped_gemm_nt_offset",
     "m_grouped_gemm_nt_offset_out",
+    "wgrad_gemm_nt",
+    "wgrad_gemm_nt_out",
+    "k_grouped_wgrad_gemm_nt",
+    "k_grouped_wgrad_gemm_nt_out",
     "select_config",
     "set_num_sms",
     "set_batch_invariant",
@@ -170,6 +174,81 @@ for _f in (m_grouped_gemm_nt_contiguous, m_grouped_gemm_nt_masked, m_grouped_gem
     _f.__doc__ = _f.__doc__.replace("{args}", _GROUPED_ARGS)
 del _f
 
+# ---------------------------------------------------------------- weight gradients (1D1D)
+
+
+def wgrad_gemm_nt(a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> torch.Tensor:
+    """Weight-gradient FP8 GEMM, both operands scaled 1x128 along K: `(a * sa) @ (b * sb).T`
+    in float32.
+
+    a: `[M, K]` float8_e4m3fn (e.g. dY^T), K-contiguous; sa: `[M, ceil(K/128)]` float32;
+    b: `[N, K]` float8_e4m3fn (e.g. X^T); sb: `[N, ceil(K/128)]` float32. Both scale sets in
+    the canonical layout of `get_col_major_tma_aligned_tensor` are used as they are; any other
+    layout is copied into it first. K % 16 == 0 (the last K block may be partial),
+    N % 8 == 0, any M >= 0. Returns a new `[M, N]` float32 tensor.
+    """
+    return torch.ops.fp8gemm.wgrad_gemm_nt.default(a, sa, b, sb)
+
+
+def wgrad_gemm_nt_out(a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, out: torch.Tensor) -> None:
+    """`out += wgrad_gemm_nt(a, sa, b, sb)` in float32, in one kernel: `out` (`[M, N]`
+    contiguous float32, the gradient accumulator) is read once and written once."""
+    torch.ops.fp8gemm.wgrad_gemm_nt_out.default(a, sa, b, sb, out)
+
+
+Ks = Union[torch.Tensor, Sequence[int]]
+
+
+def _ks_tensor(op: str, ks: Ks, a: torch.Tensor, sa: torch.Tensor) -> torch.Tensor:
+    """ks as the op takes it: an int32 tensor on a's device (a list is checked on the host,
+    then copied: outside CUDA-graph capture only)."""
+    if isinstance(ks, torch.Tensor):
+        return ks
+    if not isinstance(ks, (list, tuple)):
+        raise TypeError(f"fp8gemm.{op}: ks must be an int32 tensor or a list of ints, got {type(ks).__name__}")
+    if sa.dim() == 2:  # otherwise the op's own checks name the problem with sa
+        _checks.check_ks_list(op, ks, sa.shape[1], a.numel(), sa.shape[0])
+    return torch.tensor(list(ks), dtype=torch.int32, device=a.device)
+
+
+_K_GROUPED_ARGS = """
+    Group g (of G = len(ks)) multiplies the row-major `[M, K_g]` block of `a` that starts at
+    element `M * sum(ks[:g])` by the transpose of the `[N, K_g]` block of `b` at `N * sum(ks[:g])`.
+    a: 1-D float8_e4m3fn, `M * sum(ks)` elements; b: 1-D float8_e4m3fn, `N * sum(ks)`;
+    sa: `[sum_g ceil(K_g/128), M]` float32, the groups' K-block-major 1x128 scales stacked
+    (rows 16-byte aligned is the fast path: M % 4 == 0 when contiguous; other layouts are
+    copied); sb: `[sum_g ceil(K_g/128), N]` float32 likewise.
+    ks: int32 tensor `[G]` on the device (read only by the kernel: no host synchronisation,
+    capturable in a CUDA graph; values are clamped on the device, never trusted as
+    addresses) or a list of ints (checked on the host, then copied to the device). Every
+    K_g % 16 == 0; K_g == 0 and K_g not a multiple of 128 are allowed. One launch for all
+    groups. N % 8 == 0."""
+
+
+def k_grouped_wgrad_gemm_nt(a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, ks: Ks) -> torch.Tensor:
+    """K-grouped weight-gradient GEMM (MoE: one weight gradient per expert, with a different
+    token count K_g per expert), both operands scaled 1x128 along K.{args}
+    Returns a new `[G, M, N]` float32 tensor (zeros for empty groups).
+    """
+    op = "k_grouped_wgrad_gemm_nt"
+    return torch.ops.fp8gemm.k_grouped_wgrad_gemm_nt.default(a, sa, b, sb, _ks_tensor(op, ks, a, sa))
+
+
+def k_grouped_wgrad_gemm_nt_out(
+    a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, ks: Ks, out: torch.Tensor
+) -> None:
+    """`out[g] += product of group g` for every group, in float32, in one kernel: `out`
+    (`[G, M, N]` contiguous float32) is read once and written once; empty groups leave
+    their `out[g]` unchanged.{args}
+    """
+    op = "k_grouped_wgrad_gemm_nt_out"
+    torch.ops.fp8gemm.k_grouped_wgrad_gemm_nt_out.default(a, sa, b, sb, _ks_tensor(op, ks, a, sa), out)
+
+
+for _f in (k_grouped_wgrad_gemm_nt, k_grouped_wgrad_gemm_nt_out):
+    _f.__doc__ = _f.__doc__.replace("{args}", _K_GROUPED_ARGS)
+del _f
+
 _MULTICAST = {0: "none", 1: "a", 2: "b"}
 
 
@@ -185,8 +264,11 @@ def select_config(
     """The kernel config the dispatcher would use for this problem, with no GPU needed.
 
     kind: an op name (`gemm_nt`, `m_grouped_gemm_nt_contiguous`, `..._masked`,
-    `..._offset`, each also with `_out`). m: rows of a for gemm_nt and the contiguous
-    layout; the expected rows per group for masked and offset (num_groups = G).
+    `..._offset`, `wgrad_gemm_nt`, `k_grouped_wgrad_gemm_nt`, each also with `_out`). m: rows
+    of a for gemm_nt and the contiguous layout; the expected rows per group for masked and
+    offset (num_groups = G). For the weight-gradient ops m x n is the gradient's shape and k
+    the K (tokens) of the dense op or the expected K per group (num_groups = G); their
+    output is always float32 (out_dtype is ignored).
     Returns a dict: block_m, block_n, block_k, stages, multicast ("none" | "a" | "b"),
     cluster, smem_bytes, grid (CTAs launched), swap_ab. With swap_ab (gemm_nt at decode-sized
     M, see `set_swap_ab`) block_m is the token tile, block_n the weight rows per CTA and
@@ -286,6 +368,11 @@ def get_num_sms() -> int:
 def kernel_grid() -> str:
     """The compiled kernel configs, one per line."""
     return _native.lib().fp8gemm_kernel_grid().decode()
+
+
+def wgrad_kernel_grid() -> str:
+    """The compiled weight-gradient (1D1D) kernel configs, one per line."""
+    return _native.lib().fp8gemm_wgrad_kernel_grid().decode()
 
 
 def swapab_kernel_grid() -> str:

@@ -54,6 +54,10 @@ def info() -> int:
             print(f"  [{name}]")
             for line in lines:
                 print(f"    {line.split(' ', 1)[1] if ' ' in line else line}")
+        wgrad = fp8gemm.wgrad_kernel_grid().splitlines()
+        print(f"weight-gradient (1D1D) grid: {len(wgrad)} configs")
+        for line in wgrad:
+            print(f"    {line.split(' ', 1)[1] if ' ' in line else line}")
     if count == 0:
         print("GPU supported: no (no CUDA GPU visible)")
     else:

@@ -172,3 +172,112 @@ def check_grouped_out(op: str, out: torch.Tensor, a: torch.Tensor, want: list, f
         _fail(op, f"out must have shape {formula} = {_shape(want)}, got {_shape(out.shape)}")
     if not out.is_contiguous():
         _fail(op, "out must be contiguous")
+
+
+# ---------------------------------------------------------------- weight gradients (1D1D)
+
+
+def check_wgrad(op: str, a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> tuple:
+    """Checks the dense weight-gradient operands (both scaled 1x128); returns (M, N, K)."""
+    if a.device.type != "cuda":
+        _fail(op, "a must be a CUDA tensor, got a tensor on another device")
+    for arg, t in (("sa", sa), ("b", b), ("sb", sb)):
+        _check_device(op, arg, t, a)
+    _check_fp8_operand(op, "a", a)
+    _check_fp8_operand(op, "b", b)
+    m, k = a.shape
+    n = b.shape[0]
+    if b.shape[1] != k:
+        _fail(op, f"b must be [N, K] with the K of a ({k}), got {_shape(b.shape)}")
+    if n % 8 != 0:
+        _fail(op, f"N must be a multiple of 8, got N = {n}")
+    kb = (k + 127) // 128
+    _check_dtype(op, "sa", sa, torch.float32)
+    if list(sa.shape) != [m, kb]:
+        _fail(op, f"sa must have shape [M, ceil(K/128)] = {_shape([m, kb])}, got {_shape(sa.shape)}")
+    _check_dtype(op, "sb", sb, torch.float32)
+    if list(sb.shape) != [n, kb]:
+        _fail(op, f"sb must have shape [N, ceil(K/128)] = {_shape([n, kb])}, got {_shape(sb.shape)}")
+    return m, n, k
+
+
+def _check_flat(op: str, arg: str, t: torch.Tensor, rows: str) -> None:
+    _check_dtype(op, arg, t, torch.float8_e4m3fn)
+    if t.dim() != 1:
+        _fail(op, f"{arg} must be 1-D (the groups' row-major [{rows}, K_g] blocks concatenated), "
+                  f"got {t.dim()}-D {_shape(t.shape)}")
+    if t.numel() > 1 and t.stride(0) != 1:
+        _fail(op, f"{arg} must be contiguous, got stride(0) = {t.stride(0)}")
+
+
+def check_k_grouped_wgrad(op: str, a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor,
+                          ks: torch.Tensor) -> tuple:
+    """Checks the k-grouped weight-gradient operands; returns (G, M, N, sum(ks))."""
+    if a.device.type != "cuda":
+        _fail(op, "a must be a CUDA tensor, got a tensor on another device")
+    for arg, t in (("sa", sa), ("b", b), ("sb", sb), ("ks", ks)):
+        _check_device(op, arg, t, a)
+    _check_flat(op, "a", a, "M")
+    _check_flat(op, "b", b, "N")
+    _check_dtype(op, "sa", sa, torch.float32)
+    if sa.dim() != 2:
+        _fail(op, f"sa must be 2-D [sum_g ceil(K_g/128), M], got {sa.dim()}-D {_shape(sa.shape)}")
+    _check_dtype(op, "sb", sb, torch.float32)
+    if sb.dim() != 2:
+        _fail(op, f"sb must be 2-D [sum_g ceil(K_g/128), N], got {sb.dim()}-D {_shape(sb.shape)}")
+    rows, m = sa.shape
+    n = sb.shape[1]
+    if sb.shape[0] != rows:
+        _fail(op, f"sb must have shape [sum_g ceil(K_g/128), N] with the rows of sa ({rows}), got {_shape(sb.shape)}")
+    if n % 8 != 0:
+        _fail(op, f"N must be a multiple of 8, got N = sb.size(1) = {n}")
+    _check_dtype(op, "ks", ks, torch.int32)
+    if ks.dim() != 1:
+        _fail(op, f"ks must be 1-D [G], got {ks.dim()}-D {_shape(ks.shape)}")
+    g = ks.shape[0]
+    if g > 1 and ks.stride(0) != 1:
+        _fail(op, f"ks must be contiguous, got stride(0) = {ks.stride(0)}")
+    if g > MAX_GROUPS:
+        _fail(op, f"at most {MAX_GROUPS} groups are supported, got G = {g}")
+    if m > 0:
+        if a.numel() % m != 0:
+            _fail(op, f"a must hold M * sum(ks) elements, a multiple of M = {m}, got {a.numel()}")
+        k = a.numel() // m
+    else:
+        if a.numel() != 0:
+            _fail(op, f"a must be empty when M = sa.size(1) = 0, got {a.numel()} elements")
+        k = b.numel() // n if n > 0 else 0
+    if k % 16 != 0:
+        _fail(op, f"sum(ks) = a.numel() / M must be a multiple of 16, got {k}")
+    if b.numel() != n * k:
+        _fail(op, f"b must hold N * sum(ks) = {n} * {k} = {n * k} elements (sum(ks) = a.numel() / M), "
+                  f"got {b.numel()}")
+    lo, hi = (k + 127) // 128, k // 16
+    if not lo <= rows <= hi:
+        _fail(op, f"sa must have sum_g ceil(K_g/128) rows, between ceil(sum(ks)/128) = {lo} and "
+                  f"sum(ks)/16 = {hi} for sum(ks) = {k}, got {rows}")
+    return g, m, n, k
+
+
+def check_f32_out(op: str, out: torch.Tensor, a: torch.Tensor, want: list, formula: str) -> None:
+    _check_device(op, "out", out, a)
+    _check_dtype(op, "out", out, torch.float32)
+    if list(out.shape) != list(want):
+        _fail(op, f"out must have shape {formula} = {_shape(want)}, got {_shape(out.shape)}")
+    if not out.is_contiguous():
+        _fail(op, "out must be contiguous")
+
+
+def check_ks_list(op: str, ks: Sequence[int], m: int, a_numel: int, kb_rows: int) -> None:
+    """Host-side rules for ks given as a list (the host sees the values)."""
+    for i, v in enumerate(ks):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise TypeError(f"fp8gemm.{op}: ks must be a list of ints or an int32 tensor, got ks[{i}] = {v!r}")
+        if v < 0 or v % 16 != 0:
+            _fail(op, f"every K_g must be a non-negative multiple of 16, got ks[{i}] = {v}")
+    total = sum(ks)
+    if m > 0 and a_numel != m * total:
+        _fail(op, f"a must hold M * sum(ks) = {m} * {total} = {m * total} elements, got {a_numel}")
+    rows = sum((v + 127) // 128 for v in ks)
+    if kb_rows != rows:
+        _fail(op, f"sa must have sum_g ceil(K_g/128) = {rows} rows for ks = {list(ks)}, got {kb_rows}")

@@ -81,3 +81,29 @@ def _offset_out_fake(a, sa, b, sb, offsets, out, expected_m: int = 0):
     op = "m_grouped_gemm_nt_offset_out"
     m, n = _offset(op, a, sa, b, sb, offsets)
     _checks.check_grouped_out(op, out, a, [m, n], "[M, N]")
+
+
+@torch.library.register_fake("fp8gemm::wgrad_gemm_nt")
+def _wgrad_fake(a, sa, b, sb):
+    m, n, _ = _checks.check_wgrad("wgrad_gemm_nt", a, sa, b, sb)
+    return a.new_empty((m, n), dtype=torch.float32)
+
+
+@torch.library.register_fake("fp8gemm::wgrad_gemm_nt_out")
+def _wgrad_out_fake(a, sa, b, sb, out):
+    op = "wgrad_gemm_nt_out"
+    m, n, _ = _checks.check_wgrad(op, a, sa, b, sb)
+    _checks.check_f32_out(op, out, a, [m, n], "[M, N]")
+
+
+@torch.library.register_fake("fp8gemm::k_grouped_wgrad_gemm_nt")
+def _k_grouped_wgrad_fake(a, sa, b, sb, ks):
+    g, m, n, _ = _checks.check_k_grouped_wgrad("k_grouped_wgrad_gemm_nt", a, sa, b, sb, ks)
+    return a.new_empty((g, m, n), dtype=torch.float32)
+
+
+@torch.library.register_fake("fp8gemm::k_grouped_wgrad_gemm_nt_out")
+def _k_grouped_wgrad_out_fake(a, sa, b, sb, ks, out):
+    op = "k_grouped_wgrad_gemm_nt_out"
+    g, m, n, _ = _checks.check_k_grouped_wgrad(op, a, sa, b, sb, ks)
+    _checks.check_f32_out(op, out, a, [g, m, n], "[G, M, N]")

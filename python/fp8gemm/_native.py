@@ -40,6 +40,9 @@ def _load() -> None:
     _cdll.fp8gemm_kernel_grid.restype = ctypes.c_char_p
     _cdll.fp8gemm_force_kernel.argtypes = [ctypes.c_int]
     _cdll.fp8gemm_num_kernels.restype = ctypes.c_int
+    _cdll.fp8gemm_force_wgrad_kernel.argtypes = [ctypes.c_int]
+    _cdll.fp8gemm_num_wgrad_kernels.restype = ctypes.c_int
+    _cdll.fp8gemm_wgrad_kernel_grid.restype = ctypes.c_char_p
     _cdll.fp8gemm_set_pdl.argtypes = [ctypes.c_int]
     _cdll.fp8gemm_get_pdl.restype = ctypes.c_int
     _cdll.fp8gemm_set_batch_invariant.argtypes = [ctypes.c_int]

@@ -7,7 +7,8 @@ library is missing; 2 no sm_90 (Hopper) GPU here, nothing was run.
 
 Shapes (``--shapes``, inline or a file): entries separated by newlines, ``;`` or spaces,
 ``#`` starts a comment. ``M,N,K`` is a dense GEMM; ``contiguous:G,R,N,K``,
-``masked:G,R,N,K`` and ``offset:G,R,N,K`` are grouped GEMMs of G groups of about R rows.
+``masked:G,R,N,K`` and ``offset:G,R,N,K`` are grouped GEMMs of G groups of about R rows;
+``wgrad:M,N,K`` a weight gradient, ``kwgrad:G,K,M,N`` a k-grouped one (G groups of K each).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 EXIT_OK, EXIT_FAILED, EXIT_NO_HOPPER = 0, 1, 2
-FAMILIES = ("dense", "grouped")
+FAMILIES = ("dense", "grouped", "wgrad")
 GROUPED_LAYOUTS = ("contiguous", "masked", "offset")
 
 Shapes = dict[str, list[tuple]]
@@ -54,7 +55,11 @@ def parse_shapes(spec: str) -> Shapes:
             raise ValueError(f"--shapes: cannot read {entry!r}: sizes must be integers") from None
         if any(v < 0 for v in values):
             raise ValueError(f"--shapes: {entry!r} has a negative size")
-        if not layout:
+        if layout in ("wgrad", "kwgrad"):  # weight gradients: ("dense", M, N, K) / ("k_grouped", G, K, M, N)
+            if len(values) != (3 if layout == "wgrad" else 4):
+                raise ValueError(f"--shapes: {entry!r}: a weight-gradient shape is wgrad:M,N,K or kwgrad:G,K,M,N")
+            out.setdefault("wgrad", []).append(("dense" if layout == "wgrad" else "k_grouped", *values))
+        elif not layout:
             if len(values) != 3:
                 raise ValueError(f"--shapes: {entry!r}: a dense shape is M,N,K")
             out["dense"].append(values)
@@ -227,6 +232,28 @@ def self_check_cases(fp8gemm: Any) -> list[tuple[str, Callable[[], list]]]:
         rows = [slice(bounds[i], bounds[i + 1]) for i in range(g)]
         return [(out[r], reference_gemm_nt(a[r], sa[r], b[i], sb[i])) for i, r in enumerate(rows)]
 
+    def wgrad() -> list:
+        from .quant import per_token_cast_to_fp8
+        from .testing import random_wgrad_operand
+
+        a, sa = per_token_cast_to_fp8(random_wgrad_operand(300, 1040, seed=10))
+        b, sb = per_token_cast_to_fp8(random_wgrad_operand(264, 1040, seed=11))
+        out = torch.randn(300, 264, device="cuda")
+        ref = reference_gemm_nt(a, sa, b, sb) + out.double()
+        fp8gemm.wgrad_gemm_nt_out(a, sa, b, sb, out)
+        return [(out, ref)]
+
+    def k_grouped_wgrad() -> list:
+        from .quant import k_grouped_cast_to_fp8
+        from .testing import random_wgrad_operand, reference_k_grouped_wgrad
+
+        ks = [256, 0, 1008, 16]
+        a, sa = k_grouped_cast_to_fp8([random_wgrad_operand(136, k, seed=20 + i) for i, k in enumerate(ks)])
+        b, sb = k_grouped_cast_to_fp8([random_wgrad_operand(264, k, seed=30 + i) for i, k in enumerate(ks)])
+        out = fp8gemm.k_grouped_wgrad_gemm_nt(a, sa, b, sb, torch.tensor(ks, dtype=torch.int32, device="cuda"))
+        ref = reference_k_grouped_wgrad(a, sa, b, sb, ks)
+        return [(out[g], ref[g]) for g in range(len(ks))]
+
     return [
         ("gemm_nt bf16 1x2112x7168", dense(1, 2112, 7168, torch.bfloat16)),
         ("gemm_nt bf16 128x7168x576", dense(128, 7168, 576, torch.bfloat16)),
@@ -236,6 +263,8 @@ def self_check_cases(fp8gemm: Any) -> list[tuple[str, Callable[[], list]]]:
         ("m_grouped_gemm_nt_contiguous", contiguous),
         ("m_grouped_gemm_nt_masked", masked),
         ("m_grouped_gemm_nt_offset", offset),
+        ("wgrad_gemm_nt_out accumulate 300x264x1040", wgrad),
+        ("k_grouped_wgrad_gemm_nt ks=[256, 0, 1008, 16]", k_grouped_wgrad),
     ]
 
 
@@ -281,7 +310,7 @@ def measure_cold_start() -> dict[str, Any]:
 
 def format_report(report: dict[str, Any]) -> str:
     """Every table of a report (a run's JSON), as printed at the end of a run."""
-    from . import _bench_dense, _bench_grouped
+    from . import _bench_dense, _bench_grouped, _bench_wgrad
 
     lines = []
     env = report.get("env", {})
@@ -302,6 +331,9 @@ def format_report(report: dict[str, Any]) -> str:
         lines += ["", "== dense (gemm_nt)", _bench_dense.format_table(fams["dense"])]
     if "grouped" in fams:
         lines += ["", "== grouped (m_grouped_gemm_nt_*)", _bench_grouped.format_grouped_table(fams["grouped"])]
+    if "wgrad" in fams:
+        lines += ["", "== weight gradients (wgrad_gemm_nt_out, k_grouped_wgrad_gemm_nt_out; accumulating)",
+                  _bench_wgrad.format_wgrad_table(fams["wgrad"])]
     cold = report.get("cold_start")
     if cold:
         if "error" in cold:
@@ -349,7 +381,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
 
     import fp8gemm
 
-    from . import _bench_dense, _bench_grouped
+    from . import _bench_dense, _bench_grouped, _bench_wgrad
 
     props = torch.cuda.get_device_properties(0)
     report: dict[str, Any] = {
@@ -369,7 +401,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     shapes: Shapes = {}
     for fam in families:
         if args.shape_list is not None:
-            shapes[fam] = args.shape_list[fam]
+            shapes[fam] = args.shape_list.get(fam, [])
+        elif fam == "wgrad":
+            shapes[fam] = _bench_wgrad.QUICK_SHAPES if args.quick else _bench_wgrad.WGRAD_BENCH_SHAPES
         elif fam == "dense":
             shapes[fam] = _bench_dense.QUICK_SHAPES if args.quick else _bench_dense.DENSE_BENCH_SHAPES
         else:
@@ -396,6 +430,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     if shapes.get("grouped"):
         report["families"]["grouped"] = _bench_grouped.run_grouped(
             fp8gemm, shapes["grouped"], quick=args.quick, log=bar.step, ceilings=ceilings)
+    if shapes.get("wgrad"):
+        report["families"]["wgrad"] = _bench_wgrad.run_wgrad(
+            fp8gemm, shapes["wgrad"], quick=args.quick, log=bar.step, ceilings=ceilings)
     bar.step("cold start (fresh process)")
     report["cold_start"] = measure_cold_start()
     bar.close()

@@ -15,6 +15,7 @@ __all__ = [
     "FP8_MAX",
     "per_token_cast_to_fp8",
     "per_block_cast_to_fp8",
+    "k_grouped_cast_to_fp8",
     "dequantize_1x128",
     "dequantize_128x128",
 ]
@@ -151,3 +152,38 @@ def dequantize_128x128(q: torch.Tensor, sb: torch.Tensor) -> torch.Tensor:
     _check_dequant("dequantize_128x128", q, sb, expected, "[..., ceil(N/128), ceil(K/128)]")
     s = sb.double().repeat_interleave(BLOCK, dim=-2).repeat_interleave(BLOCK, dim=-1)
     return q.double() * s[..., :n, :k]
+
+
+def k_grouped_cast_to_fp8(xs: "list[torch.Tensor] | tuple[torch.Tensor, ...]") -> tuple[torch.Tensor, torch.Tensor]:
+    """Quantize the groups of a k-grouped weight-gradient operand, 1x128 along K.
+
+    Args:
+        xs: G tensors ``[R, K_g]`` (bfloat16/float16/float32, one R for all, every
+            ``K_g % 16 == 0``, ``K_g == 0`` allowed), e.g. each expert's ``dY^T`` or ``X^T``.
+
+    Returns:
+        ``(q, s)`` in the layout of ``fp8gemm.k_grouped_wgrad_gemm_nt``: ``q`` 1-D
+        float8_e4m3fn, the row-major ``[R, K_g]`` blocks concatenated (``R * sum(K_g)``
+        elements); ``s`` float32 ``[sum_g ceil(K_g/128), R]``, contiguous, each group's
+        ``[R, Kb_g]`` scales transposed (K-block-major) and stacked.
+    """
+    name = "k_grouped_cast_to_fp8"
+    if not isinstance(xs, (list, tuple)) or not xs:
+        raise ValueError(f"{name}: xs must be a non-empty list of [R, K_g] tensors, got {type(xs).__name__}")
+    rows = xs[0].shape[0] if xs[0].dim() == 2 else None
+    qs, ss = [], []
+    for g, x in enumerate(xs):
+        if not isinstance(x, torch.Tensor) or x.dim() != 2:
+            raise ValueError(f"{name}: xs[{g}] must be a 2-D [R, K_g] tensor, got {getattr(x, 'shape', x)!r}")
+        if x.shape[0] != rows:
+            raise ValueError(f"{name}: every group must have R = {rows} rows, got xs[{g}] with {x.shape[0]}")
+        if x.shape[1] == 0:
+            continue
+        _check_input(name, f"xs[{g}]", x, "R")
+        q, sc = per_token_cast_to_fp8(x, layout="row_major")  # [R, K_g], [R, Kb_g]
+        qs.append(q.flatten())
+        ss.append(sc.t())
+    device = xs[0].device
+    q = torch.cat(qs) if qs else torch.empty(0, dtype=FP8_DTYPE, device=device)
+    s = torch.cat(ss).contiguous() if ss else torch.empty(0, rows, dtype=torch.float32, device=device)
+    return q, s

@@ -15,6 +15,8 @@ from .utils import ceil_div
 __all__ = [
     "calc_diff",
     "reference_gemm_nt",
+    "reference_k_grouped_wgrad",
+    "random_wgrad_operand",
     "random_fp8_problem",
     "random_fp8_activations",
     "random_fp8_weights",
@@ -64,6 +66,39 @@ def reference_gemm_nt(a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: to
             f"(128x128) or [..., N, Kb] = [{n}, {kb}] (1x128), got {list(sb.shape)}"
         )
     return a_deq @ b_deq.transpose(-1, -2)
+
+
+def reference_k_grouped_wgrad(
+    a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, ks: "list[int] | torch.Tensor"
+) -> torch.Tensor:
+    """Float64 ``[G, M, N]``: for each group g, ``dequant(A_g) @ dequant(B_g).T`` with the
+    k-grouped layout of ``fp8gemm.k_grouped_wgrad_gemm_nt`` (a, b flat; sa ``[sum Kb, M]``,
+    sb ``[sum Kb, N]``); zeros for empty groups."""
+    ks = [int(v) for v in (ks.tolist() if isinstance(ks, torch.Tensor) else ks)]
+    m, n = sa.shape[1], sb.shape[1]
+    out = torch.zeros(len(ks), m, n, dtype=torch.float64, device=a.device)
+    off = kb_off = 0
+    for g, k in enumerate(ks):
+        kb = ceil_div(k, 128)
+        if k:
+            a_g = a[m * off : m * (off + k)].view(m, k)
+            b_g = b[n * off : n * (off + k)].view(n, k)
+            out[g] = reference_gemm_nt(a_g, sa[kb_off : kb_off + kb].t(), b_g, sb[kb_off : kb_off + kb].t())
+        off += k
+        kb_off += kb
+    return out
+
+
+def random_wgrad_operand(rows: int, k: int, device: str | torch.device = "cuda", seed: int | None = None,
+                         dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+    """A random weight-gradient operand ``[rows, K]`` (K: tokens) before quantization:
+    Gaussian with a log-normal magnitude per token (column) and per row, as activations
+    and their gradients look."""
+    device = torch.device(device)
+    gen = _generator(device, seed)
+    token_mag = torch.exp(0.5 * torch.randn(1, k, generator=gen, device=device))
+    row_mag = torch.exp(0.25 * torch.randn(rows, 1, generator=gen, device=device))
+    return (torch.randn(rows, k, generator=gen, device=device) * token_mag * row_mag).to(dtype)
 
 
 def _generator(device: torch.device, seed: int | None) -> torch.Generator:

@@ -14,7 +14,7 @@ Not mapped yet: ``wgrad_gemm_fp8_fp8_fp32_nt`` and ``k_grouped_wgrad_gemm_fp8_fp
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import List, Tuple, Union
 
 import torch
 
@@ -25,8 +25,10 @@ from .. import (
     get_num_sms,
     get_tma_aligned_size,
     m_grouped_gemm_nt_contiguous_out,
+    k_grouped_wgrad_gemm_nt_out,
     m_grouped_gemm_nt_masked_out,
     set_num_sms,
+    wgrad_gemm_nt_out,
 )
 from ..utils import ceil_div
 
@@ -34,6 +36,8 @@ __all__ = [
     "gemm_fp8_fp8_bf16_nt",
     "m_grouped_gemm_fp8_fp8_bf16_nt_contiguous",
     "m_grouped_gemm_fp8_fp8_bf16_nt_masked",
+    "wgrad_gemm_fp8_fp8_fp32_nt",
+    "k_grouped_wgrad_gemm_fp8_fp8_fp32_nt",
     "get_num_sms",
     "set_num_sms",
     "get_m_alignment_for_contiguous_layout",
@@ -76,3 +80,24 @@ def m_grouped_gemm_fp8_fp8_bf16_nt_masked(
     a, sa = _pair("lhs", lhs)
     b, sb = _pair("rhs", rhs)
     m_grouped_gemm_nt_masked_out(a, sa, b, sb, masked_m, out, int(expected_m))
+
+
+def wgrad_gemm_fp8_fp8_fp32_nt(lhs: Pair, rhs: Pair, out: torch.Tensor) -> None:
+    """Weight gradient, accumulated: ``out += lhs @ rhs.T`` in fp32. lhs ``([M, K] e4m3,
+    [M, ceil(K/128)] fp32)``, rhs ``([N, K] e4m3, [N, ceil(K/128)] fp32)`` (1x128 scales on
+    both sides), out ``[M, N]`` fp32 contiguous."""
+    a, sa = _pair("lhs", lhs)
+    b, sb = _pair("rhs", rhs)
+    wgrad_gemm_nt_out(a, sa, b, sb, out)
+
+
+def k_grouped_wgrad_gemm_fp8_fp8_fp32_nt(
+    lhs: Pair, rhs: Pair, out: torch.Tensor, batch_sizes: Union[List[int], torch.Tensor]
+) -> None:
+    """K-grouped weight gradient, accumulated: ``out[g] += lhs_g @ rhs_g.T`` in fp32 for every
+    group, in one launch. lhs ``(flat e4m3 [sum(M * K_g)], [sum ceil(K_g/128), M] fp32)``, rhs
+    ``(flat e4m3 [sum(N * K_g)], [sum ceil(K_g/128), N] fp32)``, out ``[G, M, N]`` fp32,
+    batch_sizes the K_g (a list, or an int32 tensor on the device: no host synchronisation)."""
+    a, sa = _pair("lhs", lhs)
+    b, sb = _pair("rhs", rhs)
+    k_grouped_wgrad_gemm_nt_out(a.reshape(-1), sa, b.reshape(-1), sb, batch_sizes, out)
