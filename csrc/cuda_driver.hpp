@@ -18,7 +18,7 @@
 //   4. In the op: make_device_current(device) before encoding tensor maps, then
 //      launch_kernel(image, {grid_x, grid_y, cluster, device, stream, pdl}, params), params
 //      being one pointer per kernel parameter, in order (tensor maps and structs by address).
-// The 1D2D family (op_common.cpp) and the swap-AB family (swapab.cpp) follow it.
+// The 1D2D (op_common.cpp), swap-AB (swapab.cpp) and 1D1D (wgrad.cpp) families follow it.
 #pragma once
 
 #include <atomic>
