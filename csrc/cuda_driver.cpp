@@ -229,7 +229,8 @@ void launch_kernel(const KernelImage& k, const KernelLaunch& l, void** params) {
     attrs[cfg.numAttrs].value.programmaticStreamSerializationAllowed = 1;
     ++cfg.numAttrs;
   }
-  drv::check(drv::api().launch_kernel_ex(&cfg, f, params, nullptr), cat("cuLaunchKernelEx(", k.entry, ")").c_str());
+  const CUresult r = drv::api().launch_kernel_ex(&cfg, f, params, nullptr);
+  if (r != CUDA_SUCCESS) drv::check(r, cat("cuLaunchKernelEx(", k.entry, ")").c_str());  // the message only on failure
 }
 
 }  // namespace fp8gemm
