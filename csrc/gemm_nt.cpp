@@ -11,33 +11,13 @@ namespace fp8gemm {
 
 namespace {
 
-struct DenseProblem {
-  int64_t m, n, k, a_row_stride, b_row_stride;
-  int device;
-};
+using DenseProblem = NtOperands;
 
+// gemm_nt's weight scales: 128x128 blocks, [ceil(N/128), ceil(K/128)].
 DenseProblem check_dense_inputs(const char* op, const Tensor& a, const Tensor& sa, const Tensor& b,
                                 const Tensor& sb) {
-  DenseProblem p{};
-  p.device = check_first_device(op, a);
-  check_device(op, "sa", sa, p.device);
-  check_device(op, "b", b, p.device);
-  check_device(op, "sb", sb, p.device);
-  p.a_row_stride = check_fp8_operand(op, "a", a);
-  p.b_row_stride = check_fp8_operand(op, "b", b);
-  p.m = a.size(0);
-  p.k = a.size(1);
-  p.n = b.size(0);
-  FP8GEMM_CHECK(b.size(1) == p.k, "fp8gemm.", op, ": b must be [N, K] with the K of a (", p.k, "), got ",
-                shape_str(sizes_of(b)));
-  FP8GEMM_CHECK(p.n % 8 == 0, "fp8gemm.", op, ": N must be a multiple of 8, got N = ", p.n);
-  FP8GEMM_CHECK(p.m <= INT32_MAX && p.n <= INT32_MAX && p.k <= INT32_MAX, "fp8gemm.", op,
-                ": M, N and K must each be below 2^31, got ", p.m, ", ", p.n, ", ", p.k);
-  const int64_t kb = ceil_div64(p.k, 128);
-  check_dtype(op, "sa", sa, ScalarType::Float);
-  check_shape(op, "sa", sa, {p.m, kb}, "[M, ceil(K/128)]");
-  check_dtype(op, "sb", sb, ScalarType::Float);
-  check_shape(op, "sb", sb, {ceil_div64(p.n, 128), kb}, "[ceil(N/128), ceil(K/128)]");
+  const DenseProblem p = check_nt_operands(op, a, sa, b, sb);
+  check_shape(op, "sb", sb, {ceil_div64(p.n, 128), ceil_div64(p.k, 128)}, "[ceil(N/128), ceil(K/128)]");
   return p;
 }
 

@@ -184,7 +184,7 @@ def full_swapab_grid() -> list[SwapConfig]:
         for tok in (8, 16, 32, 64):
             configs.append(SwapConfig(tok, 1, out))
     # Measured and kept for the forced tests and the sweep, not chosen by the heuristic
-    # (benchmarks/NOTES.md #24): 128 weight rows on one token tile (half the token re-reads;
+    # (benchmarks/NOTES.md #30): 128 weight rows on one token tile (half the token re-reads;
     # fewer CTAs: 0.5-3 us slower), and one CTA per SM with a 12-stage ring (no faster).
     configs.append(SwapConfig(32, 2, "bf16"))
     configs.append(SwapConfig(64, 1, "bf16", 1))

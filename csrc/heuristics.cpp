@@ -15,12 +15,15 @@ namespace fp8gemm {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+using model::ceil_div;
+using model::kL2BytesPerClk;
+using model::kMmaFlopsPerClk;
+using model::kSmemBytesPerClk;
+using model::kTileOverhead;
 
-// NOTES: the model's constants, in SM clock cycles, calibrated against
-// scripts/gpu_sweep.py on an H100 (every compiled config timed on the benchmark shapes).
-// - kMmaFlopsPerClk: dense FP8 wgmma peak per SM (H100 SXM: 1979 TFLOPS / 132 SMs /
-//   1.83 GHz ~ 8192 flops per clock), so a 128x128x128 block costs 512 clocks.
+// NOTES: the 1D2D model's own constants (the machine ones are in heuristics.hpp),
+// calibrated against scripts/gpu_sweep.py on an H100 (every compiled config timed on the
+// benchmark shapes).
 // - kSingleWgPenalty: one math warpgroup (block_m 64) leaves the tensor core idle while
 //   it waits on its own barriers; two interleave. ~10% of a 64xN block (refit on the
 //   2026-11-25 sweep after the main-loop diet, benchmarks/NOTES.md #27; was 30%).
@@ -29,22 +32,11 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 //   2026-11-25 sweep: 1.2 (was 1.35 before the main-loop diet).
 // - kOddWidthPenalty: wgmma widths that are not a multiple of 32 (112, 144) measured
 //   ~20% below their neighbours per flop (128x112: 950 vs 128x128: 1195 TFLOPS).
-// - kSmemBytesPerClk: shared-memory bandwidth per SM. wgmma reads both operands from
-//   shared memory, so this, not the tensor core, bounds 128x128 tiles at ~80% of peak
-//   (benchmarks/NOTES.md); 256x128 tiles move less per flop and measured +9%.
-// - kL2BytesPerClk: L2-to-SM bandwidth a CTA can count on when all SMs stream at once
-//   (128x128 tiles reach ~1200 TFLOPS, so at least 32 KB per ~610 clocks: 64 bytes
-//   per clock per SM, ~15 TB/s aggregate, much of it L2 hits close to the SM).
-//   Multicast is not modelled: in theory it halves the shared operand's L2 reads, but the
-//   sweep measured multicast configs within a few percent of plain ones (tie-break below).
-// - kTileOverhead: pipeline fill, epilogue and scheduling per tile.
-constexpr double kMmaFlopsPerClk = 8192.0;
+// Multicast is not modelled: in theory it halves the shared operand's L2 reads, but the
+// sweep measured multicast configs within a few percent of plain ones (tie-break below).
 constexpr double kSingleWgPenalty = 1.1;
 constexpr double kExposedPromotion = 1.2;
 constexpr double kOddWidthPenalty = 1.2;
-constexpr double kSmemBytesPerClk = 128.0;
-constexpr double kL2BytesPerClk = 64.0;
-constexpr double kTileOverhead = 600.0;
 
 bool multicast_legal(const KernelConfig& c, int64_t blocks_m, int64_t blocks_n, int num_sms) {
   if (num_sms < 2) return c.multicast == Multicast::kNone;

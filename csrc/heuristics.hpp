@@ -8,6 +8,27 @@
 
 namespace fp8gemm {
 
+// The cost models' shared machine constants, in SM clock cycles (H100 SXM), used by the
+// 1D2D heuristic (heuristics.cpp) and the 1D1D one (wgrad_heuristics.cpp); each model
+// keeps its own kernel-specific penalties next to it.
+namespace model {
+// NOTES: dense FP8 wgmma peak per SM (1979 TFLOPS / 132 SMs / 1.83 GHz ~ 8192 flops per
+// clock), so a 128x128x128 block costs 512 clocks.
+inline constexpr double kMmaFlopsPerClk = 8192.0;
+// NOTES: shared-memory bandwidth per SM. wgmma reads both operands from shared memory,
+// so this, not the tensor core, bounds 128x128 tiles at ~80% of peak
+// (benchmarks/NOTES.md); 256x128 tiles move less per flop and measured +9%.
+inline constexpr double kSmemBytesPerClk = 128.0;
+// NOTES: L2-to-SM bandwidth a CTA can count on when all SMs stream at once (128x128
+// tiles reach ~1200 TFLOPS, so at least 32 KB per ~610 clocks: 64 bytes per clock per
+// SM, ~15 TB/s aggregate, much of it L2 hits close to the SM).
+inline constexpr double kL2BytesPerClk = 64.0;
+// NOTES: pipeline fill, epilogue and scheduling per tile.
+inline constexpr double kTileOverhead = 600.0;
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+}  // namespace model
+
 struct Selection {
   const Kernel1D2D* kernel;
   int grid;          // CTAs launched (a multiple of the cluster size)

@@ -71,6 +71,28 @@ void check_no_overlap(const char* op, const Tensor& out, const Tensor& t, const 
                 " in memory");
 }
 
+NtOperands check_nt_operands(const char* op, const Tensor& a, const Tensor& sa, const Tensor& b, const Tensor& sb) {
+  NtOperands p{};
+  p.device = check_first_device(op, a);
+  check_device(op, "sa", sa, p.device);
+  check_device(op, "b", b, p.device);
+  check_device(op, "sb", sb, p.device);
+  p.a_row_stride = check_fp8_operand(op, "a", a);
+  p.b_row_stride = check_fp8_operand(op, "b", b);
+  p.m = a.size(0);
+  p.k = a.size(1);
+  p.n = b.size(0);
+  FP8GEMM_CHECK(b.size(1) == p.k, "fp8gemm.", op, ": b must be [N, K] with the K of a (", p.k, "), got ",
+                shape_str(sizes_of(b)));
+  FP8GEMM_CHECK(p.n % 8 == 0, "fp8gemm.", op, ": N must be a multiple of 8, got N = ", p.n);
+  FP8GEMM_CHECK(p.m <= INT32_MAX && p.n <= INT32_MAX && p.k <= INT32_MAX, "fp8gemm.", op,
+                ": M, N and K must each be below 2^31, got ", p.m, ", ", p.n, ", ", p.k);
+  check_dtype(op, "sa", sa, ScalarType::Float);
+  check_shape(op, "sa", sa, {p.m, ceil_div64(p.k, 128)}, "[M, ceil(K/128)]");
+  check_dtype(op, "sb", sb, ScalarType::Float);
+  return p;
+}
+
 int64_t check_fp8_operand(const char* op, const char* name, const Tensor& t, int dims) {
   check_dtype(op, name, t, ScalarType::Float8_e4m3fn);
   FP8GEMM_CHECK(t.dim() == dims, "fp8gemm.", op, ": ", name, " must be ", dims,

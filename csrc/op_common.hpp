@@ -32,6 +32,14 @@ void check_no_overlap(const char* op, const Tensor& out, const Tensor& t, const 
 // A [rows, K] fp8 operand read by TMA (the last two dims of a 3-D one): K-contiguous,
 // 16-byte aligned rows. Returns the row stride in elements.
 int64_t check_fp8_operand(const char* op, const char* name, const Tensor& t, int dims = 2);
+// The checks every dense NT op (gemm_nt, wgrad_gemm_nt) shares, in this order: devices,
+// the two fp8 operands, b's K, N % 8, the 2^31 bounds, sa as float [M, ceil(K/128)], sb's
+// dtype. sb's shape is the caller's: it depends on the scaling recipe.
+struct NtOperands {
+  int64_t m, n, k, a_row_stride, b_row_stride;
+  int device;
+};
+NtOperands check_nt_operands(const char* op, const Tensor& a, const Tensor& sa, const Tensor& b, const Tensor& sb);
 // A 1-D int32 (or int64 where allowed) device tensor of `len` entries, contiguous.
 void check_index_tensor(const char* op, const char* name, const Tensor& t, int device, int64_t len,
                         const char* formula, bool allow_int64);

@@ -24,10 +24,10 @@ std::atomic<bool> g_enabled{true};
 std::atomic<int> g_forced_index{-1};
 std::atomic<int> g_forced_split{0};
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+using model::ceil_div;
 
 // NOTES: where swap-AB serves a dense call, from the crossover sweeps against the 1D2D
-// kernel (scripts/swapab_sweep.py, benchmarks/NOTES.md #24): every M <= 16; M <= 32 when
+// kernel (scripts/swapab_sweep.py, benchmarks/NOTES.md #30): every M <= 16; M <= 32 when
 // K >= 4096 (with K <= 2048 the 1D2D kernel tied or won from 32 tokens: 12.5 vs 13.0 us at
 // (32, 7168, 2048), 24.1 vs 26.5 at (64, 24576, 1536)); M <= 64 when also N <= 4096
 // (at (64, 7168, 16384) the two tied within run-to-run noise, 53-56 us each, and ncu
@@ -102,7 +102,7 @@ SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int
 
   // The smallest compiled token tile that holds M; among the configs with it, 64-row weight
   // tiles with two CTAs per SM (128-row tiles and one-CTA-per-SM rings measured no better:
-  // benchmarks/NOTES.md #24).
+  // benchmarks/NOTES.md #30).
   int best_tok = 0;
   for (int i = 0; i < kNumKernelsSwapAb; ++i) {
     const int t = kKernelsSwapAb[i].config.tok;

@@ -45,27 +45,17 @@ void check_no_overlaps(const char* op, const Tensor& out, const Tensor& a, const
 
 // ------------------------------------------------------------------ dense
 WgradProblem check_dense(const char* op, const Tensor& a, const Tensor& sa, const Tensor& b, const Tensor& sb) {
+  const NtOperands nt = check_nt_operands(op, a, sa, b, sb);
+  // 1D1D: the weight-side scales are 1x128 as well, [N, ceil(K/128)].
+  check_shape(op, "sb", sb, {nt.n, ceil_div64(nt.k, 128)}, "[N, ceil(K/128)]");
   WgradProblem p{};
-  p.device = check_first_device(op, a);
-  check_device(op, "sa", sa, p.device);
-  check_device(op, "b", b, p.device);
-  check_device(op, "sb", sb, p.device);
-  p.a_row_stride = check_fp8_operand(op, "a", a);
-  p.b_row_stride = check_fp8_operand(op, "b", b);
-  p.m = a.size(0);
-  p.k = a.size(1);
-  p.n = b.size(0);
+  p.device = nt.device;
+  p.a_row_stride = nt.a_row_stride;
+  p.b_row_stride = nt.b_row_stride;
+  p.m = nt.m;
+  p.k = nt.k;
+  p.n = nt.n;
   p.groups = 1;
-  FP8GEMM_CHECK(b.size(1) == p.k, "fp8gemm.", op, ": b must be [N, K] with the K of a (", p.k, "), got ",
-                shape_str(sizes_of(b)));
-  FP8GEMM_CHECK(p.n % 8 == 0, "fp8gemm.", op, ": N must be a multiple of 8, got N = ", p.n);
-  FP8GEMM_CHECK(p.m <= INT32_MAX && p.n <= INT32_MAX && p.k <= INT32_MAX, "fp8gemm.", op,
-                ": M, N and K must each be below 2^31, got ", p.m, ", ", p.n, ", ", p.k);
-  const int64_t kb = ceil_div64(p.k, 128);
-  check_dtype(op, "sa", sa, ScalarType::Float);
-  check_shape(op, "sa", sa, {p.m, kb}, "[M, ceil(K/128)]");
-  check_dtype(op, "sb", sb, ScalarType::Float);
-  check_shape(op, "sb", sb, {p.n, kb}, "[N, ceil(K/128)]");
   return p;
 }
 

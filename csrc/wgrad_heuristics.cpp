@@ -11,27 +11,27 @@
 #include <tuple>
 
 #include "common.hpp"
+#include "heuristics.hpp"
 #include "wgrad.hpp"
 
 namespace fp8gemm {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+using model::ceil_div;
+using model::kL2BytesPerClk;
+using model::kMmaFlopsPerClk;
+using model::kSmemBytesPerClk;
+using model::kTileOverhead;
 
-// NOTES: constants as in heuristics.cpp (H100: 8192 FP8 flops per clock per SM, 128 bytes
-// of shared memory per clock, ~64 bytes of L2 per clock per SM, 600 clocks per tile).
+// NOTES: the 1D1D model's own constants (the machine ones are in heuristics.hpp).
 // kPromoteOpsPerClk: the promotion costs two FP32 operations per accumulator (scale product,
 // then FFMA) on 128 FP32 lanes per SM; it overlaps the next block's MMAs in the deferred
 // loop but competes with them for issue slots, so it counts half toward the block time.
 // kSingleWgPenalty: one math warpgroup cannot overlap its own promotion with a second
-// warpgroup's MMAs (1D2D measurement).
-constexpr double kMmaFlopsPerClk = 8192.0;
-constexpr double kSmemBytesPerClk = 128.0;
-constexpr double kL2BytesPerClk = 64.0;
+// warpgroup's MMAs (1D2D measurement before the 2026-11-25 refit).
 constexpr double kPromoteOpsPerClk = 128.0;
 constexpr double kSingleWgPenalty = 1.3;
-constexpr double kTileOverhead = 600.0;
 
 bool legal(const WgradConfig& c, int64_t blocks_m, int64_t blocks_n, int num_sms) {
   if (num_sms < 2) return c.multicast == Multicast::kNone;

@@ -420,37 +420,7 @@ __global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
         promote(accs[d], sstage);
         if (lane == 0) mbarrier_arrive(&scale_empty[sstage]);
       };
-      const int num_kb = t.num_kb;
-      if (num_kb < kDepth) {
-        for (int kb = 0; kb < num_kb; ++kb) {
-          load_issue(Int<0>{});
-          wgmma_wait<0>();
-          retire(Int<0>{});
-        }
-      } else {
-        static_for<kDepth - 1>([&](auto d) { load_issue(d); });
-        int kb = kDepth - 1;
-        for (; kb + kDepth <= num_kb; kb += kDepth) {
-          static_for<kDepth>([&](auto j) {
-            load_issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
-            wgmma_wait<kDepth - 1>();
-            retire(j);
-          });
-        }
-        auto finish = [&](auto rem_const) {
-          constexpr int rem = decltype(rem_const)::value;
-          static_for<rem>([&](auto j) {
-            load_issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
-            wgmma_wait<kDepth - 1>();
-            retire(j);
-          });
-          wgmma_wait<0>();
-          static_for<kDepth - 1>([&](auto i) { retire(Int<(rem + decltype(i)::value) % kDepth>{}); });
-        };
-        // Every path ends in exactly one finish (a path with none would leave groups in
-        // flight and ptxas would serialize the wgmmas, C7514).
-        static_dispatch<kDepth>(num_kb - kb, finish);
-      }
+      deferred_pipeline<kDepth>(t.num_kb, load_issue, retire);
 
       // ---------------------------------------------------------- epilogue
       if (wg_leader) tma_store_wait_read();

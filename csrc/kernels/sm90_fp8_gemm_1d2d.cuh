@@ -260,11 +260,9 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
       for (int j = 0; j < kWaves * kBlockN / 2; ++j) fin[j] = 0.0f;
 
       if constexpr (kDeferred) {
-        // Software-pipelined over kDepth accumulator sets: K block kb is issued into set
-        // kb % kDepth while the kDepth - 1 blocks before it are still in flight, and the
-        // oldest is promoted once wait_group leaves only the newer ones pending. The tensor
-        // core always has queued work while the promotion FFMAs run, and for narrow tiles
-        // (decode) several small MMA groups overlap their latency.
+        // Software-pipelined over kDepth accumulator sets (deferred_pipeline, sm90_ptx.cuh):
+        // the tensor core always has queued work while the promotion FFMAs run, and for
+        // narrow tiles (decode) several small MMA groups overlap their latency.
         float accs[kDepth][kBlockN / 2];
         float4 sc[kDepth];  // the scale products of the block in each set
         int st[kDepth];     // the stage each set's block came from
@@ -290,40 +288,7 @@ __global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
           release(st[d]);
           promote(accs[d], sc[d], 0, kBlockN / 8);
         };
-        // Set indices are compile-time everywhere (unrolled chunks of kDepth blocks, and one
-        // explicit drain per remainder), so ptxas sees which accumulators are in flight.
-        if (num_kb < kDepth) {
-          for (int kb = 0; kb < num_kb; ++kb) {
-            load_issue(Int<0>{});
-            wgmma_wait<0>();
-            retire(Int<0>{});
-          }
-        } else {
-          static_for<kDepth - 1>([&](auto d) { load_issue(d); });
-          int kb = kDepth - 1;
-          for (; kb + kDepth <= num_kb; kb += kDepth) {
-            static_for<kDepth>([&](auto j) {
-              load_issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
-              wgmma_wait<kDepth - 1>();
-              retire(j);
-            });
-          }
-          // The last num_kb - kb < kDepth blocks, then the kDepth - 1 still in flight.
-          auto finish = [&](auto rem_const) {
-            constexpr int rem = decltype(rem_const)::value;
-            static_for<rem>([&](auto j) {
-              load_issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
-              wgmma_wait<kDepth - 1>();
-              retire(j);
-            });
-            wgmma_wait<0>();
-            static_for<kDepth - 1>([&](auto i) { retire(Int<(rem + decltype(i)::value) % kDepth>{}); });
-          };
-          // rem = num_kb - kb is in [0, kDepth): every path ends in exactly one finish (a
-          // path with none would leave groups in flight, and ptxas would serialize them).
-          const int rem = num_kb - kb;
-          static_dispatch<kDepth>(rem, finish);
-        }
+        deferred_pipeline<kDepth>(num_kb, load_issue, retire);
       } else if constexpr (kWaves == 1) {
         // The tile's N as two MMA chunks with one commit group each: chunk 0 is promoted
         // while chunk 1 still runs.

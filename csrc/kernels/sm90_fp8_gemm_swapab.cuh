@@ -233,37 +233,7 @@ __global__ void __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm)
       __syncwarp();  // every lane has read the stage's scales
       if (lane == 0) mbarrier_arrive(&empty[st[d]]);
     };
-    const int nkb = kb_end - kb_begin;
-    if (nkb < kDepth) {
-      for (int i = 0; i < nkb; ++i) {
-        load_issue(Int<0>{});
-        wgmma_wait<0>();
-        retire(Int<0>{});
-      }
-    } else {
-      static_for<kDepth - 1>([&](auto d) { load_issue(d); });
-      int kb = kDepth - 1;
-      for (; kb + kDepth <= nkb; kb += kDepth) {
-        static_for<kDepth>([&](auto j) {
-          load_issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
-          wgmma_wait<kDepth - 1>();
-          retire(j);
-        });
-      }
-      // The last nkb - kb < kDepth blocks, then the kDepth - 1 still in flight; every path
-      // ends in exactly one finish (ptxas would serialize the wgmmas otherwise).
-      auto finish = [&](auto rem_const) {
-        constexpr int rem = decltype(rem_const)::value;
-        static_for<rem>([&](auto j) {
-          load_issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
-          wgmma_wait<kDepth - 1>();
-          retire(j);
-        });
-        wgmma_wait<0>();
-        static_for<kDepth - 1>([&](auto i) { retire(Int<(rem + decltype(i)::value) % kDepth>{}); });
-      };
-      static_dispatch<kDepth>(nkb - kb, finish);
-    }
+    deferred_pipeline<kDepth>(kb_end - kb_begin, load_issue, retire);
 
     // This CTA's partial tile, transposed to D's orientation: part[token][weight row]. It
     // overwrites the ring: every issued load has landed and been consumed (each math warp

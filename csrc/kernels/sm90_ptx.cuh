@@ -184,6 +184,48 @@ __device__ __forceinline__ void fence_registers(float* r) {
   for (int i = 0; i < kCount; ++i) asm volatile("" : "+f"(r[i])::"memory");
 }
 
+// The deferred-promotion software pipeline over kDepth accumulator sets, shared by every
+// kernel family: K block kb is issued into set kb % kDepth while the kDepth - 1 blocks
+// before it are still in flight, and the oldest is retired (promoted) once wait_group
+// leaves only the newer ones pending. `issue(Int<d>{})` loads and issues the next block
+// into set d; `retire(Int<d>{})` promotes set d and releases its stage. Set indices are
+// compile-time everywhere (unrolled chunks of kDepth blocks, one explicit drain per
+// remainder), so ptxas sees which accumulators are in flight; every path ends in exactly
+// one drain (a path with none would leave groups in flight, and ptxas would serialize
+// every wgmma: C7514).
+template <int kDepth, typename Issue, typename Retire>
+__device__ __forceinline__ void deferred_pipeline(int num_kb, Issue&& issue, Retire&& retire) {
+  if (num_kb < kDepth) {
+    for (int kb = 0; kb < num_kb; ++kb) {
+      issue(Int<0>{});
+      wgmma_wait<0>();
+      retire(Int<0>{});
+    }
+    return;
+  }
+  static_for<kDepth - 1>([&](auto d) { issue(d); });
+  int kb = kDepth - 1;
+  for (; kb + kDepth <= num_kb; kb += kDepth) {
+    static_for<kDepth>([&](auto j) {
+      issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
+      wgmma_wait<kDepth - 1>();
+      retire(j);
+    });
+  }
+  // The last num_kb - kb < kDepth blocks, then the kDepth - 1 still in flight.
+  auto finish = [&](auto rem_const) {
+    constexpr int rem = decltype(rem_const)::value;
+    static_for<rem>([&](auto j) {
+      issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
+      wgmma_wait<kDepth - 1>();
+      retire(j);
+    });
+    wgmma_wait<0>();
+    static_for<kDepth - 1>([&](auto i) { retire(Int<(rem + decltype(i)::value) % kDepth>{}); });
+  };
+  static_dispatch<kDepth>(num_kb - kb, finish);
+}
+
 // Shared-memory matrix descriptor for a K-major operand tile stored with the
 // 128-byte swizzle: rows of 128 bytes, 8-row groups 1024 bytes apart. The tile
 // must start on a 1024-byte boundary; advancing along K inside the 128-byte row

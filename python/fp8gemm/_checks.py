@@ -67,8 +67,10 @@ def _check_device(op: str, arg: str, t: torch.Tensor, a: torch.Tensor) -> None:
         _fail(op, f"{arg} must be on cuda:{a.device.index} like a, got cuda:{t.device.index}")
 
 
-def check_dense(op: str, a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> tuple:
-    """Checks the 1D2D operands; returns (M, N, K)."""
+def _check_nt_operands(op: str, a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> tuple:
+    """The checks every dense NT op shares (mirror of check_nt_operands in op_common.cpp):
+    devices, the fp8 operands, b's K, N % 8, sa as float [M, ceil(K/128)], sb's dtype.
+    sb's shape is the caller's. Returns (M, N, K, Kb)."""
     if a.device.type != "cuda":
         _fail(op, "a must be a CUDA tensor, got a tensor on another device")
     for arg, t in (("sa", sa), ("b", b), ("sb", sb)):
@@ -86,6 +88,12 @@ def check_dense(op: str, a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb:
     if list(sa.shape) != [m, kb]:
         _fail(op, f"sa must have shape [M, ceil(K/128)] = {_shape([m, kb])}, got {_shape(sa.shape)}")
     _check_dtype(op, "sb", sb, torch.float32)
+    return m, n, k, kb
+
+
+def check_dense(op: str, a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> tuple:
+    """Checks the 1D2D operands; returns (M, N, K)."""
+    m, n, k, kb = _check_nt_operands(op, a, sa, b, sb)
     nb = (n + 127) // 128
     if list(sb.shape) != [nb, kb]:
         _fail(op, f"sb must have shape [ceil(N/128), ceil(K/128)] = {_shape([nb, kb])}, got {_shape(sb.shape)}")
@@ -179,23 +187,7 @@ def check_grouped_out(op: str, out: torch.Tensor, a: torch.Tensor, want: list, f
 
 def check_wgrad(op: str, a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> tuple:
     """Checks the dense weight-gradient operands (both scaled 1x128); returns (M, N, K)."""
-    if a.device.type != "cuda":
-        _fail(op, "a must be a CUDA tensor, got a tensor on another device")
-    for arg, t in (("sa", sa), ("b", b), ("sb", sb)):
-        _check_device(op, arg, t, a)
-    _check_fp8_operand(op, "a", a)
-    _check_fp8_operand(op, "b", b)
-    m, k = a.shape
-    n = b.shape[0]
-    if b.shape[1] != k:
-        _fail(op, f"b must be [N, K] with the K of a ({k}), got {_shape(b.shape)}")
-    if n % 8 != 0:
-        _fail(op, f"N must be a multiple of 8, got N = {n}")
-    kb = (k + 127) // 128
-    _check_dtype(op, "sa", sa, torch.float32)
-    if list(sa.shape) != [m, kb]:
-        _fail(op, f"sa must have shape [M, ceil(K/128)] = {_shape([m, kb])}, got {_shape(sa.shape)}")
-    _check_dtype(op, "sb", sb, torch.float32)
+    m, n, k, kb = _check_nt_operands(op, a, sa, b, sb)
     if list(sb.shape) != [n, kb]:
         _fail(op, f"sb must have shape [N, ceil(K/128)] = {_shape([n, kb])}, got {_shape(sb.shape)}")
     return m, n, k
