@@ -8,6 +8,7 @@
 #include <torch/csrc/stable/library.h>
 
 #include "common.hpp"
+#include "cuda_driver.hpp"
 #include "gemm_nt.hpp"
 #include "grouped.hpp"
 #include "heuristics.hpp"
@@ -140,13 +141,22 @@ __attribute__((visibility("default"))) int fp8gemm_get_pdl() { return fp8gemm::p
 __attribute__((visibility("default"))) void fp8gemm_set_batch_invariant(int on) { fp8gemm::set_batch_invariant(on != 0); }
 __attribute__((visibility("default"))) int fp8gemm_get_batch_invariant() { return fp8gemm::batch_invariant() ? 1 : 0; }
 
-// The CUDA runtime linked into the library and the driver's CUDA version (0 when no
-// driver is installed), e.g. 13000 for 13.0.
+// The CUDA runtime linked into the library (always 0: none, kernels go through the driver
+// API) and the driver's CUDA version (0 when no driver is installed), e.g. 13000 for 13.0.
 __attribute__((visibility("default"))) void fp8gemm_cuda_versions(int* runtime, int* driver) {
   *runtime = 0;
-  *driver = 0;
-  if (cudaRuntimeGetVersion(runtime) != cudaSuccess) *runtime = 0;
-  if (cudaDriverGetVersion(driver) != cudaSuccess) *driver = 0;
+  *driver = fp8gemm::drv::driver_version();
+}
+
+// The toolchain that assembled the embedded cubins, and the oldest driver (as a CUDA
+// version, e.g. 12000) that loads them.
+__attribute__((visibility("default"))) const char* fp8gemm_cubin_toolchain() { return fp8gemm::cubin_toolchain(); }
+__attribute__((visibility("default"))) int fp8gemm_min_driver_cuda_version() {
+  return fp8gemm::min_driver_cuda_version();
+}
+// Testing hook: pretend the driver supports CUDA `v` (e.g. 12080; 0 restores the truth).
+__attribute__((visibility("default"))) void fp8gemm_pretend_driver_version(int v) {
+  fp8gemm::drv::pretend_driver_version(v);
 }
 __attribute__((visibility("default"))) int fp8gemm_get_num_sms_limit() { return fp8gemm::get_num_sms_limit(); }
 

@@ -1,5 +1,7 @@
 #include "common.hpp"
 
+#include "cuda_driver.hpp"
+
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -16,7 +18,6 @@ std::string shape_str(const std::vector<int64_t>& sizes) {
 }
 
 namespace {
-constexpr int kMaxDevices = 64;
 std::array<DeviceInfo, kMaxDevices> g_info;
 std::array<std::once_flag, kMaxDevices> g_info_once;
 std::atomic<int> g_num_sms_limit{0};
@@ -31,11 +32,17 @@ const DeviceInfo& device_info(int device) {
     throw std::runtime_error(cat("fp8gemm: device index ", device, " out of range"));
   std::call_once(g_info_once[device], [device] {
     DeviceInfo& info = g_info[device];
-    FP8GEMM_CUDA_CHECK(cudaDeviceGetAttribute(&info.sm_count, cudaDevAttrMultiProcessorCount, device));
-    FP8GEMM_CUDA_CHECK(cudaDeviceGetAttribute(&info.major, cudaDevAttrComputeCapabilityMajor, device));
-    FP8GEMM_CUDA_CHECK(cudaDeviceGetAttribute(&info.minor, cudaDevAttrComputeCapabilityMinor, device));
-    FP8GEMM_CUDA_CHECK(
-        cudaDeviceGetAttribute(&info.max_smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    const drv::Api& a = drv::api();
+    CUdevice dev = 0;
+    drv::check(a.device_get(&dev, device), "cuDeviceGet");
+    auto get = [&](CUdevice_attribute attr, int* v, const char* what) {
+      drv::check(a.device_get_attribute(v, attr, dev), what);
+    };
+    get(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, &info.sm_count, "cuDeviceGetAttribute(SM count)");
+    get(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, &info.major, "cuDeviceGetAttribute(compute capability)");
+    get(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, &info.minor, "cuDeviceGetAttribute(compute capability)");
+    get(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, &info.max_smem_optin,
+        "cuDeviceGetAttribute(shared memory opt-in)");
   });
   return g_info[device];
 }

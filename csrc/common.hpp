@@ -8,8 +8,6 @@
 #include <string>
 #include <vector>
 
-#include <cuda_runtime.h>
-
 namespace fp8gemm {
 
 namespace detail {
@@ -36,14 +34,6 @@ std::string cat(const Parts&... parts) {
   } while (0)
 
 std::string shape_str(const std::vector<int64_t>& sizes);
-
-// A CUDA runtime error, with the call that failed.
-#define FP8GEMM_CUDA_CHECK(expr)                                                            \
-  do {                                                                                      \
-    cudaError_t err_ = (expr);                                                              \
-    if (err_ != cudaSuccess)                                                                \
-      throw std::runtime_error(::fp8gemm::cat("fp8gemm: ", #expr, " failed: ", cudaGetErrorString(err_))); \
-  } while (0)
 
 struct DeviceInfo {
   int sm_count = 0;

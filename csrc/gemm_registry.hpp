@@ -1,11 +1,10 @@
 // The table of compiled kernels. Each config of the fixed grid is one translation
-// unit generated at build time (csrc/gen_kernels.py); the generated registry lists
-// them with their launch functions, and the heuristic picks among them.
+// unit generated at build time (csrc/gen_kernels.py) and built into a cubin; the
+// generated registry embeds the cubins and lists them with their configs, and the
+// heuristic picks among them.
 #pragma once
 
-#include <cuda.h>
-#include <cuda_runtime.h>
-
+#include "cuda_driver.hpp"
 #include "kernels/sm90_gemm_layout.hpp"
 
 namespace fp8gemm {
@@ -21,20 +20,11 @@ struct KernelConfig {
   int cluster() const { return multicast == Multicast::kNone ? 1 : 2; }
 };
 
-struct Launch1D2D {
-  CUtensorMap tmap_a, tmap_b, tmap_sa, tmap_d;
-  GemmArgs args;
-  int grid;
-  int device;
-  bool pdl;  // launch with programmatic stream serialization (see set_pdl)
-  cudaStream_t stream;
-};
-
-using Launch1D2DFn = cudaError_t (*)(const Launch1D2D&);
-
+// One compiled 1D2D config: its parameters (for the heuristic) and its cubin. The kernel
+// takes (CUtensorMap a, b, sa, d, GemmArgs), all by value.
 struct Kernel1D2D {
   KernelConfig config;
-  Launch1D2DFn launch;
+  const KernelImage* image;
 };
 
 extern const Kernel1D2D kKernels1D2D[];

@@ -189,6 +189,9 @@ void launch_1d2d(Launch1D2DSpec& s) {
   // Switch devices only when needed: the guard costs a shim round trip each way.
   std::optional<torch::stable::accelerator::DeviceGuard> guard;
   if (torch::stable::accelerator::getCurrentDeviceIndex() != s.device) guard.emplace(s.device);
+  // cuTensorMapEncodeTiled needs a current context: a thread that has made no CUDA runtime
+  // call yet has none.
+  make_device_current(s.device);
   const int64_t kb = ceil_div64(s.k, 128);
   const int sms = usable_sms(s.device);
   const Selection sel = select_1d2d(s.layout, s.m_model, s.n, s.k, s.groups, s.out, sms);
@@ -198,41 +201,37 @@ void launch_1d2d(Launch1D2DSpec& s) {
                 info.max_smem_optin, " bytes of shared memory per block; the kernels need ", c.smem_bytes,
                 " (an sm_90 GPU is required)");
 
-  Launch1D2D l{};
+  CUtensorMap tmap_a, tmap_b, tmap_sa, tmap_d;
   const int a_box_rows = c.multicast == Multicast::kA ? c.block_m / 2 : c.block_m;
   const int b_box_rows = c.multicast == Multicast::kB ? c.block_n / 2 : c.block_n;
-  l.tmap_a = make_tma_2d(s.a, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.a_rows, s.k, s.a_row_stride, a_box_rows, 128,
-                         CU_TENSOR_MAP_SWIZZLE_128B);
-  l.tmap_b = make_tma_2d(s.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.b_rows, s.k, s.b_row_stride, b_box_rows, 128,
-                         CU_TENSOR_MAP_SWIZZLE_128B);
+  tmap_a = make_tma_2d(s.a, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.a_rows, s.k, s.a_row_stride, a_box_rows, 128,
+                       CU_TENSOR_MAP_SWIZZLE_128B);
+  tmap_b = make_tma_2d(s.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.b_rows, s.k, s.b_row_stride, b_box_rows, 128,
+                       CU_TENSOR_MAP_SWIZZLE_128B);
   // A scales: a [groups * Kb, sa_m] row-major view of the canonical layout (rows align(sa_m, 4)
   // apart), one row of block_m per stage; columns past sa_m read as zero.
-  l.tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.sa_groups * kb, s.sa_m, align4(s.sa_m) * 4, 1,
-                          c.block_m + sa_pad(c.layout), CU_TENSOR_MAP_SWIZZLE_NONE);
+  tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.sa_groups * kb, s.sa_m, align4(s.sa_m) * 4, 1,
+                        c.block_m + sa_pad(c.layout), CU_TENSOR_MAP_SWIZZLE_NONE);
   if (s.out == OutDtype::kBF16) {
-    l.tmap_d = make_tma_2d(s.d, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, s.d_rows, s.n, s.n * 2, 64, 16,
-                           CU_TENSOR_MAP_SWIZZLE_32B);
+    tmap_d = make_tma_2d(s.d, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, s.d_rows, s.n, s.n * 2, 64, 16,
+                         CU_TENSOR_MAP_SWIZZLE_32B);
   } else {
-    l.tmap_d = make_tma_2d(s.d, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.d_rows, s.n, s.n * 4, 64, 8,
-                           CU_TENSOR_MAP_SWIZZLE_32B);
+    tmap_d = make_tma_2d(s.d, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.d_rows, s.n, s.n * 4, 64, 8,
+                         CU_TENSOR_MAP_SWIZZLE_32B);
   }
-  l.args = s.args;
-  l.args.n = static_cast<int>(s.n);
-  l.args.k = static_cast<int>(s.k);
-  l.args.sb_rows = static_cast<int>(ceil_div64(s.n, 128));
-  l.args.num_groups = static_cast<int>(s.groups);
-  l.args.d = s.d;
-  l.args.ldd = s.n;
-  l.grid = sel.grid;
-  l.device = s.device;
-  l.pdl = pdl_enabled();
+  GemmArgs args = s.args;
+  args.n = static_cast<int>(s.n);
+  args.k = static_cast<int>(s.k);
+  args.sb_rows = static_cast<int>(ceil_div64(s.n, 128));
+  args.num_groups = static_cast<int>(s.groups);
+  args.d = s.d;
+  args.ldd = s.n;
   void* stream = nullptr;
   STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(s.device, &stream));
-  l.stream = static_cast<cudaStream_t>(stream);
-  const cudaError_t err = sel.kernel->launch(l);
-  if (err != cudaSuccess)
-    throw std::runtime_error(cat("fp8gemm.", s.op, ": kernel launch failed (", describe(c), "): ",
-                                 cudaGetErrorString(err)));
+  void* params[] = {&tmap_a, &tmap_b, &tmap_sa, &tmap_d, &args};
+  const KernelLaunch l{static_cast<unsigned>(sel.grid), 1, static_cast<unsigned>(c.cluster()), s.device,
+                       static_cast<CUstream>(stream), pdl_enabled()};
+  launch_kernel(*sel.kernel->image, l, params);
 }
 
 }  // namespace fp8gemm

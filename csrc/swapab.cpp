@@ -145,35 +145,30 @@ bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
 
   std::optional<torch::stable::accelerator::DeviceGuard> guard;
   if (torch::stable::accelerator::getCurrentDeviceIndex() != s.device) guard.emplace(s.device);
+  make_device_current(s.device);  // cuTensorMapEncodeTiled needs a current context
   const int64_t kb = ceil_div64(s.k, 128);
-  LaunchSwapAb l{};
-  l.tmap_w = make_tma_2d(s.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.b_rows, s.k, s.b_row_stride, c.rows(), 128,
-                         CU_TENSOR_MAP_SWIZZLE_128B);
-  l.tmap_t = make_tma_2d(s.a, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.a_rows, s.k, s.a_row_stride, c.tok, 128,
-                         CU_TENSOR_MAP_SWIZZLE_128B);
+  CUtensorMap tmap_w, tmap_t, tmap_sa;
+  tmap_w = make_tma_2d(s.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.b_rows, s.k, s.b_row_stride, c.rows(), 128,
+                       CU_TENSOR_MAP_SWIZZLE_128B);
+  tmap_t = make_tma_2d(s.a, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.a_rows, s.k, s.a_row_stride, c.tok, 128,
+                       CU_TENSOR_MAP_SWIZZLE_128B);
   // Token scales: the canonical layout read as a [Kb, M] row-major matrix (rows align(M, 4)
   // floats apart), one row segment of tok floats per stage; tokens past M read as zero.
-  l.tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, kb, s.sa_m, align4(s.sa_m) * 4, 1, c.tok,
-                          CU_TENSOR_MAP_SWIZZLE_NONE);
-  l.args = s.args;
-  l.args.n = static_cast<int>(s.n);
-  l.args.k = static_cast<int>(s.k);
-  l.args.sb_rows = static_cast<int>(ceil_div64(s.n, 128));
-  l.args.num_groups = 1;
-  l.args.d = s.d;
-  l.args.ldd = s.n;
-  l.grid_x = sel.grid_x;
-  l.grid_y = sel.grid_y;
-  l.split = sel.split;
-  l.device = s.device;
-  l.pdl = pdl_enabled();
+  tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, kb, s.sa_m, align4(s.sa_m) * 4, 1, c.tok,
+                        CU_TENSOR_MAP_SWIZZLE_NONE);
+  GemmArgs args = s.args;
+  args.n = static_cast<int>(s.n);
+  args.k = static_cast<int>(s.k);
+  args.sb_rows = static_cast<int>(ceil_div64(s.n, 128));
+  args.num_groups = 1;
+  args.d = s.d;
+  args.ldd = s.n;
   void* stream = nullptr;
   STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(s.device, &stream));
-  l.stream = static_cast<cudaStream_t>(stream);
-  const cudaError_t err = sel.kernel->launch(l);
-  if (err != cudaSuccess)
-    throw std::runtime_error(cat("fp8gemm.", s.op, ": kernel launch failed (", describe(c), " split=", sel.split,
-                                 "): ", cudaGetErrorString(err)));
+  void* params[] = {&tmap_w, &tmap_t, &tmap_sa, &args};
+  const KernelLaunch l{static_cast<unsigned>(sel.grid_x), static_cast<unsigned>(sel.grid_y),
+                       static_cast<unsigned>(sel.split), s.device, static_cast<CUstream>(stream), pdl_enabled()};
+  launch_kernel(*sel.kernel->image, l, params);
   return true;
 }
 

@@ -2,9 +2,7 @@
 // generated at build time by csrc/gen_kernels.py beside the 1D2D table.
 #pragma once
 
-#include <cuda.h>
-#include <cuda_runtime.h>
-
+#include "cuda_driver.hpp"
 #include "gemm_registry.hpp"
 #include "kernels/sm90_swapab_layout.hpp"
 
@@ -20,21 +18,12 @@ struct SwapAbConfig {
   int rows() const { return 64 * math_wg; }
 };
 
-struct LaunchSwapAb {
-  CUtensorMap tmap_w, tmap_t, tmap_sa;
-  GemmArgs args;
-  int grid_x, grid_y;  // weight tiles x split, token tiles
-  int split;           // cluster size along K (1: no cluster)
-  int device;
-  bool pdl;
-  cudaStream_t stream;
-};
-
-using LaunchSwapAbFn = cudaError_t (*)(const LaunchSwapAb&);
-
+// One compiled swap-AB config and its cubin. The kernel takes (CUtensorMap w, t, sa,
+// GemmArgs) by value; it is launched on a grid of (weight tiles x split, token tiles) with
+// clusters of `split` CTAs along x when split > 1.
 struct KernelSwapAb {
   SwapAbConfig config;
-  LaunchSwapAbFn launch;
+  const KernelImage* image;
 };
 
 extern const KernelSwapAb kKernelsSwapAb[];

@@ -3,33 +3,10 @@
 #include <mutex>
 #include <stdexcept>
 
-#include <cuda_runtime.h>
-
 #include "common.hpp"
+#include "cuda_driver.hpp"
 
 namespace fp8gemm {
-
-namespace {
-using EncodeTiledFn = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
-                                   const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
-                                   CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
-
-EncodeTiledFn encode_fn() {
-  static EncodeTiledFn fn = nullptr;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    void* ptr = nullptr;
-    cudaDriverEntryPointQueryResult status{};
-    // 12000: the ABI of cuTensorMapEncodeTiled as introduced in CUDA 12.0.
-    FP8GEMM_CUDA_CHECK(
-        cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &ptr, 12000, cudaEnableDefault, &status));
-    if (status != cudaDriverEntryPointSuccess || ptr == nullptr)
-      throw std::runtime_error("fp8gemm: the CUDA driver has no cuTensorMapEncodeTiled (needs a CUDA 12+ driver)");
-    fn = reinterpret_cast<EncodeTiledFn>(ptr);
-  });
-  return fn;
-}
-}  // namespace
 
 namespace {
 // Encoding a descriptor costs about a microsecond; steady-state serving repeats the same
@@ -81,11 +58,11 @@ CUtensorMap encode(const MapKey& k, CUtensorMapDataType dtype, CUtensorMapSwizzl
   const cuuint64_t strides[1] = {row_stride_bytes};
   const cuuint32_t box[2] = {box_cols, box_rows};
   const cuuint32_t elem_strides[2] = {1, 1};
-  const CUresult res = encode_fn()(&map, dtype, 2, const_cast<void*>(base), dims, strides, box, elem_strides,
+  const CUresult res = drv::api().tensor_map_encode_tiled(&map, dtype, 2, const_cast<void*>(base), dims, strides, box, elem_strides,
                                    CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                                    CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (res != CUDA_SUCCESS)
-    throw std::runtime_error(cat("fp8gemm: cuTensorMapEncodeTiled failed (error ", int(res), ") for a ", rows, " x ",
+    throw std::runtime_error(cat("fp8gemm: cuTensorMapEncodeTiled failed (", drv::error_text(res), ") for a ", rows, " x ",
                                  cols, " tensor, row stride ", row_stride_bytes, " bytes, box ", box_rows, " x ",
                                  box_cols));
   return map;
@@ -104,11 +81,11 @@ CUtensorMap make_tma_3d(const void* base, CUtensorMapDataType dtype, uint64_t d0
   const cuuint64_t strides[2] = {stride1_bytes, stride2_bytes};
   const cuuint32_t box[3] = {box0, box1, 1};
   const cuuint32_t elem_strides[3] = {1, 1, 1};
-  const CUresult res = encode_fn()(&map, dtype, 3, const_cast<void*>(base), dims, strides, box, elem_strides,
+  const CUresult res = drv::api().tensor_map_encode_tiled(&map, dtype, 3, const_cast<void*>(base), dims, strides, box, elem_strides,
                                    CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                                    CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (res != CUDA_SUCCESS)
-    throw std::runtime_error(cat("fp8gemm: cuTensorMapEncodeTiled failed (error ", int(res), ") for a ", d2, " x ", d1,
+    throw std::runtime_error(cat("fp8gemm: cuTensorMapEncodeTiled failed (", drv::error_text(res), ") for a ", d2, " x ", d1,
                                  " x ", d0, " tensor, strides ", stride1_bytes, " / ", stride2_bytes, " bytes, box ",
                                  box1, " x ", box0));
   return map;

@@ -146,6 +146,7 @@ void launch(const char* op, bool k_grouped, const WgradProblem& p, const Tensor&
             const Tensor& b, const Tensor& sb_in, const Tensor* ks, Tensor& out, bool accumulate) {
   std::optional<torch::stable::accelerator::DeviceGuard> guard;
   if (torch::stable::accelerator::getCurrentDeviceIndex() != p.device) guard.emplace(p.device);
+  make_device_current(p.device);  // cuTensorMapEncodeTiled needs a current context
   const int sms = usable_sms(p.device);
   const int64_t k_model = k_grouped ? ceil_div64(p.k, std::max<int64_t>(p.groups, 1)) : p.k;
   const WgradSelection sel = select_wgrad(k_grouped, p.m, p.n, k_model, p.groups, accumulate, sms);
@@ -170,50 +171,47 @@ void launch(const char* op, bool k_grouped, const WgradProblem& p, const Tensor&
     ld_sb = align4(p.n);
   }
 
-  LaunchWgrad l{};
+  CUtensorMap tmap_a, tmap_b, tmap_sa, tmap_sb, tmap_d;
+  WgradArgs args{};
   const int a_box_rows = c.multicast == Multicast::kA ? c.block_m / 2 : c.block_m;
   const int b_box_rows = c.multicast == Multicast::kB ? c.block_n / 2 : c.block_n;
   // k-grouped: templates over the whole flat buffer; the kernel replaces base, K and stride.
   const int64_t a_stride = k_grouped ? p.k : p.a_row_stride;
   const int64_t b_stride = k_grouped ? p.k : p.b_row_stride;
-  l.tmap_a = make_tma_2d(a.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_UINT8, p.m, p.k, a_stride, a_box_rows, 128,
-                         CU_TENSOR_MAP_SWIZZLE_128B);
-  l.tmap_b = make_tma_2d(b.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_UINT8, p.n, p.k, b_stride, b_box_rows, 128,
-                         CU_TENSOR_MAP_SWIZZLE_128B);
-  l.tmap_sa = make_tma_2d(sa.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, kb_rows, p.m, ld_sa * 4, 1, c.block_m,
-                          CU_TENSOR_MAP_SWIZZLE_NONE);
-  l.tmap_sb = make_tma_2d(sb.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, kb_rows, p.n, ld_sb * 4, 1, c.block_n,
-                          CU_TENSOR_MAP_SWIZZLE_NONE);
-  l.tmap_d = make_tma_3d(out.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, p.n, p.m, p.groups, p.n * 4,
-                         p.m * p.n * 4, 8, 64, CU_TENSOR_MAP_SWIZZLE_32B);
-  l.args.m = static_cast<int>(p.m);
-  l.args.n = static_cast<int>(p.n);
-  l.args.k = k_grouped ? 0 : static_cast<int>(p.k);
-  l.args.num_groups = static_cast<int>(p.groups);
-  l.args.accumulate = accumulate ? 1 : 0;
+  tmap_a = make_tma_2d(a.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_UINT8, p.m, p.k, a_stride, a_box_rows, 128,
+                       CU_TENSOR_MAP_SWIZZLE_128B);
+  tmap_b = make_tma_2d(b.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_UINT8, p.n, p.k, b_stride, b_box_rows, 128,
+                       CU_TENSOR_MAP_SWIZZLE_128B);
+  tmap_sa = make_tma_2d(sa.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, kb_rows, p.m, ld_sa * 4, 1, c.block_m,
+                        CU_TENSOR_MAP_SWIZZLE_NONE);
+  tmap_sb = make_tma_2d(sb.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, kb_rows, p.n, ld_sb * 4, 1, c.block_n,
+                        CU_TENSOR_MAP_SWIZZLE_NONE);
+  tmap_d = make_tma_3d(out.data_ptr(), CU_TENSOR_MAP_DATA_TYPE_FLOAT32, p.n, p.m, p.groups, p.n * 4,
+                       p.m * p.n * 4, 8, 64, CU_TENSOR_MAP_SWIZZLE_32B);
+  args.m = static_cast<int>(p.m);
+  args.n = static_cast<int>(p.n);
+  args.k = k_grouped ? 0 : static_cast<int>(p.k);
+  args.num_groups = static_cast<int>(p.groups);
+  args.accumulate = accumulate ? 1 : 0;
   std::optional<Tensor> workspace;
   if (k_grouped) {
-    l.args.ks = static_cast<const int*>(ks->data_ptr());
-    l.args.k_total = static_cast<int>(p.k);
-    l.args.kb_total = static_cast<int>(kb_rows);
-    l.args.a = static_cast<const uint8_t*>(a.data_ptr());
-    l.args.b = static_cast<const uint8_t*>(b.data_ptr());
+    args.ks = static_cast<const int*>(ks->data_ptr());
+    args.k_total = static_cast<int>(p.k);
+    args.kb_total = static_cast<int>(kb_rows);
+    args.a = static_cast<const uint8_t*>(a.data_ptr());
+    args.b = static_cast<const uint8_t*>(b.data_ptr());
     // Per-CTA tensor-map slots, rebuilt on the device (stream-ordered, from torch's
     // caching allocator: capturable in a CUDA graph).
     workspace = empty_cuda({static_cast<int64_t>(sel.grid) * kWgradMapsPerCta * kTensorMapBytes / 4},
                            ScalarType::Float, p.device);
-    l.args.maps = workspace->data_ptr();
+    args.maps = workspace->data_ptr();
   }
-  l.grid = sel.grid;
-  l.device = p.device;
-  l.pdl = pdl_enabled();
   void* stream = nullptr;
   STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(p.device, &stream));
-  l.stream = static_cast<cudaStream_t>(stream);
-  const cudaError_t err = sel.kernel->launch(l);
-  if (err != cudaSuccess)
-    throw std::runtime_error(cat("fp8gemm.", op, ": kernel launch failed (", describe_wgrad(c), "): ",
-                                 cudaGetErrorString(err)));
+  void* params[] = {&tmap_a, &tmap_b, &tmap_sa, &tmap_sb, &tmap_d, &args};
+  const KernelLaunch l{static_cast<unsigned>(sel.grid), 1, static_cast<unsigned>(c.cluster()), p.device,
+                       static_cast<CUstream>(stream), pdl_enabled()};
+  launch_kernel(*sel.kernel->image, l, params);
 }
 
 void run_dense(const char* op, const WgradProblem& p, const Tensor& a, const Tensor& sa, const Tensor& b,

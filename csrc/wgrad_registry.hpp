@@ -1,10 +1,8 @@
 // The table of compiled weight-gradient (1D1D) kernels, generated at build time
-// (csrc/gen_kernels.py writes registry_wgrad.cpp), and the launch record they take.
+// (csrc/gen_kernels.py writes registry_wgrad.cpp, their cubins embedded).
 #pragma once
 
-#include <cuda.h>
-#include <cuda_runtime.h>
-
+#include "cuda_driver.hpp"
 #include "gemm_registry.hpp"
 #include "kernels/sm90_wgrad_layout.hpp"
 
@@ -18,20 +16,11 @@ struct WgradConfig {
   int cluster() const { return multicast == Multicast::kNone ? 1 : 2; }
 };
 
-struct LaunchWgrad {
-  CUtensorMap tmap_a, tmap_b, tmap_sa, tmap_sb, tmap_d;
-  WgradArgs args;
-  int grid;
-  int device;
-  bool pdl;
-  cudaStream_t stream;
-};
-
-using LaunchWgradFn = cudaError_t (*)(const LaunchWgrad&);
-
+// One compiled 1D1D config and its cubin. The kernel takes (CUtensorMap a, b, sa, sb, d,
+// WgradArgs) by value.
 struct KernelWgrad {
   WgradConfig config;
-  LaunchWgradFn launch;
+  const KernelImage* image;
 };
 
 extern const KernelWgrad kKernelsWgrad[];

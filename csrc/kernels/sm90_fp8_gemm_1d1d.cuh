@@ -180,11 +180,13 @@ __device__ __forceinline__ void build_k_table(const WgradArgs& args, int* koff, 
 }
 
 // ---------------------------------------------------------------- kernel
+// The kernel body; each config's `extern "C"` entry point (generated, csrc/gen_kernels.py)
+// declares __launch_bounds__(wgrad_threads(kBlockM), 1) and passes its __grid_constant__
+// tensor maps here by reference (see fp8_gemm_1d2d_body).
 template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, bool kKGrouped>
-__global__ void __launch_bounds__(wgrad_threads(kBlockM), 1)
-    fp8_wgrad_1d1d_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
-                          const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_sb,
-                          const __grid_constant__ CUtensorMap tmap_d, const WgradArgs args) {
+__device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, const CUtensorMap& tmap_b,
+                                                    const CUtensorMap& tmap_sa, const CUtensorMap& tmap_sb,
+                                                    const CUtensorMap& tmap_d, const WgradArgs& args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   static_assert(kBlockM == 64 || kBlockM == 128, "block_m");
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 128, "block_n");

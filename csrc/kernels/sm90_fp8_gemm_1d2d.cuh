@@ -35,11 +35,15 @@ struct OutTraits<float> {
   static constexpr int kChunkCols = 8;
 };
 
+// The kernel body. Each config's entry point is an `extern "C"` __global__ function in its
+// generated translation unit (csrc/gen_kernels.py), which passes its __grid_constant__
+// tensor maps here by reference (TMA needs their parameter-space addresses) and declares
+// __launch_bounds__(gemm_1d2d_threads(kBlockM), 1). Unmangled names let the host look the
+// entry up in the embedded cubin through the driver API.
 template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT, Layout kLayout>
-__global__ void __launch_bounds__(gemm_1d2d_threads(kBlockM), 1)
-    fp8_gemm_1d2d_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
-                         const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,
-                         const GemmArgs args) {
+__device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, const CUtensorMap& tmap_b,
+                                                   const CUtensorMap& tmap_sa, const CUtensorMap& tmap_d,
+                                                   const GemmArgs& args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   static_assert(kBlockM == 64 || kBlockM == 128 || kBlockM == 256, "block_m");
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 192, "block_n");

@@ -21,8 +21,14 @@ def info() -> int:
     print(f"torch {torch.__version__} (built for CUDA {torch.version.cuda})")
     loaded = fp8gemm._native.is_loaded()
     if loaded:
-        runtime, driver = fp8gemm._native.cuda_versions()
-        print(f"CUDA runtime in fp8gemm: {runtime}; driver supports CUDA: {driver}")
+        _, driver = fp8gemm._native.cuda_versions()
+        release = fp8gemm._native.driver_release()
+        toolchain, needs = fp8gemm._native.cubin_toolchain()
+        if driver == "none":
+            print("NVIDIA driver: none (libcuda.so.1 could not be loaded)")
+        else:
+            print(f"NVIDIA driver: {release or 'unknown release'}, supports CUDA {driver}")
+        print(f"cubins: {toolchain} (load on drivers for CUDA >= {needs})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -34,7 +40,8 @@ def info() -> int:
               f"{props.total_memory / 2**30:.0f} GiB")
     print(f"library: {getattr(fp8gemm, '_lib_path', None)}")
     print(f"native ops loaded: {'yes' if loaded else f'no ({fp8gemm._native.load_error})'}")
-    print("ABI: LibTorch stable ABI (built for torch >= 2.10), kernels for sm_90a, CUDA runtime linked statically")
+    print("ABI: LibTorch stable ABI (built for torch >= 2.10), kernels for sm_90a; no CUDA runtime linked "
+          "(driver API, libcuda.so.1 opened at run time)")
     if loaded:
         grid = fp8gemm.kernel_grid().splitlines()
         families: dict[str, list[str]] = {}

@@ -53,6 +53,9 @@ def _load() -> None:
     _cdll.fp8gemm_num_swapab_kernels.restype = ctypes.c_int
     _cdll.fp8gemm_swapab_grid.restype = ctypes.c_char_p
     _cdll.fp8gemm_cuda_versions.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
+    _cdll.fp8gemm_cubin_toolchain.restype = ctypes.c_char_p
+    _cdll.fp8gemm_min_driver_cuda_version.restype = ctypes.c_int
+    _cdll.fp8gemm_pretend_driver_version.argtypes = [ctypes.c_int]
 
 
 _load()
@@ -69,12 +72,34 @@ def is_loaded() -> bool:
     return _cdll is not None
 
 
+def _version_text(v: int) -> str:
+    return f"{v // 1000}.{v % 1000 // 10}" if v > 0 else "none"
+
+
 def cuda_versions() -> tuple[str, str]:
-    """(CUDA runtime linked into the library, driver's CUDA version) as "13.0", or "none"."""
+    """(CUDA runtime linked into the library, driver's CUDA version) as "13.0", or "none".
+    The runtime is always "none": the kernels are loaded and launched through the driver API."""
     runtime, driver = ctypes.c_int(0), ctypes.c_int(0)
     lib().fp8gemm_cuda_versions(ctypes.byref(runtime), ctypes.byref(driver))
+    return _version_text(runtime.value), _version_text(driver.value)
 
-    def text(v: int) -> str:
-        return f"{v // 1000}.{v % 1000 // 10}" if v > 0 else "none"
 
-    return text(runtime.value), text(driver.value)
+def cubin_toolchain() -> tuple[str, str]:
+    """(the toolchain that assembled the embedded cubins, e.g. "cu12: PTX from nvcc 13.0.88,
+    ptxas 12.9.86"; the oldest driver's CUDA version that loads them, e.g. "12.0")."""
+    text = lib().fp8gemm_cubin_toolchain().decode()
+    return text, _version_text(lib().fp8gemm_min_driver_cuda_version())
+
+
+def driver_release() -> Optional[str]:
+    """The NVIDIA kernel driver's release (e.g. "580.65.06"), when /proc tells it."""
+    try:
+        with open("/proc/driver/nvidia/version") as f:
+            first = f.readline()
+    except OSError:
+        return None
+    for word in first.split():
+        parts = word.split(".")
+        if len(parts) >= 2 and all(p.isdigit() for p in parts):
+            return word
+    return None
