@@ -81,10 +81,12 @@ __device__ __forceinline__ void tma_load_2d_hint(void* dst, const CUtensorMap* m
 }
 
 // ---------------------------------------------------------------- the kernel
+// The kernel body; each config's `extern "C"` entry point (generated, csrc/gen_kernels.py)
+// declares __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm) and passes its
+// __grid_constant__ tensor maps here by reference (see fp8_gemm_1d2d_body).
 template <int kTok, int kMathWG, int kStages, int kCtasPerSm, typename OutT>
-__global__ void __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm)
-    fp8_gemm_swapab_kernel(const __grid_constant__ CUtensorMap tmap_w, const __grid_constant__ CUtensorMap tmap_t,
-                           const __grid_constant__ CUtensorMap tmap_sa, const GemmArgs args) {
+__device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, const CUtensorMap& tmap_t,
+                                                     const CUtensorMap& tmap_sa, const GemmArgs& args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   static_assert(kTok % 8 == 0 && kTok >= 8 && kTok <= 128, "token tile: a multiple of 8 (wgmma N)");
   static_assert(kMathWG == 1 || kMathWG == 2, "64 or 128 weight rows per CTA");
