@@ -8,6 +8,7 @@
 #include <torch/csrc/stable/library.h>
 
 #include "common.hpp"
+#include "host_trace.hpp"
 #include "cuda_driver.hpp"
 #include "gemm_nt.hpp"
 #include "grouped.hpp"
@@ -60,6 +61,13 @@ STABLE_TORCH_LIBRARY_IMPL(fp8gemm, CUDA, m) {
 namespace {
 thread_local std::string g_last_error;
 }
+
+#ifdef FP8GEMM_HOST_TRACE
+namespace fp8gemm::trace {
+long long g_sum[16] = {};
+long long g_count = 0;
+}  // namespace fp8gemm::trace
+#endif
 
 extern "C" {
 
@@ -185,6 +193,8 @@ __attribute__((visibility("default"))) void fp8gemm_force_swapab(int index, int 
   fp8gemm::force_swapab(index, split);
 }
 __attribute__((visibility("default"))) int fp8gemm_num_swapab_kernels() { return fp8gemm::kNumKernelsSwapAb; }
+// How many times (process-wide) an op copied activation scales into the canonical layout.
+__attribute__((visibility("default"))) long long fp8gemm_num_sa_relayouts() { return fp8gemm::num_sa_relayouts(); }
 __attribute__((visibility("default"))) const char* fp8gemm_swapab_grid() {
   static const std::string text = [] {
     std::string s;
@@ -193,6 +203,19 @@ __attribute__((visibility("default"))) const char* fp8gemm_swapab_grid() {
   }();
   return text.c_str();
 }
+
+#ifdef FP8GEMM_HOST_TRACE
+// Development only: the per-label host-time sums (ns) since the last read, then resets.
+__attribute__((visibility("default"))) long long fp8gemm_host_trace(long long* sums) {
+  for (int i = 0; i < 16; ++i) {
+    sums[i] = fp8gemm::trace::g_sum[i];
+    fp8gemm::trace::g_sum[i] = 0;
+  }
+  const long long n = fp8gemm::trace::g_count;
+  fp8gemm::trace::g_count = 0;
+  return n;
+}
+#endif
 
 // One line per compiled kernel config.
 __attribute__((visibility("default"))) const char* fp8gemm_kernel_grid() {

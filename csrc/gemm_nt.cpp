@@ -4,6 +4,7 @@
 #include <torch/csrc/stable/ops.h>
 
 #include "common.hpp"
+#include "host_trace.hpp"
 #include "op_common.hpp"
 #include "swapab.hpp"
 
@@ -28,7 +29,7 @@ void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const 
     if (!accumulate) torch::stable::zero_(out);
     return;
   }
-  const Tensor sa = canonical_sa(sa_in, 0, p.m, ceil_div64(p.k, 128));
+  const int64_t kb = ceil_div64(p.k, 128);
   Launch1D2DSpec s{};
   s.op = op;
   s.layout = Layout::kDense;
@@ -43,7 +44,6 @@ void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const 
   s.b = b.data_ptr();
   s.b_rows = p.n;
   s.b_row_stride = p.b_row_stride;
-  s.sa = static_cast<const float*>(sa.data_ptr());
   s.sa_m = p.m;
   s.sa_groups = 1;
   s.d = out.data_ptr();
@@ -54,25 +54,42 @@ void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const 
   s.args.sb_stride_n = sb.stride(0);
   s.args.sb_stride_k = sb.stride(1);
   s.args.accumulate = accumulate ? 1 : 0;
-  if (launch_swapab_if_chosen(s)) return;  // decode-sized M (issue 4)
+  // Decode-sized M (issue 4): the swap-AB kernels, which also read row-major scales in place.
+  if (!is_canonical_sa(sa_in, p.m, kb)) {
+    s.sa_row_stride = row_major_sa_stride(sa_in, p.m, kb);
+    s.sa_row_major = s.sa_row_stride > 0;
+    s.sa = static_cast<const float*>(sa_in.data_ptr());
+    if (s.sa_row_major && launch_swapab_if_chosen(s)) return;
+  }
+  const Tensor sa = canonical_sa(sa_in, 0, p.m, kb);
+  FP8GEMM_TRACE(2);
+  s.sa = static_cast<const float*>(sa.data_ptr());
+  s.sa_row_major = false;
+  s.sa_row_stride = 0;
+  if (launch_swapab_if_chosen(s)) return;
   launch_1d2d(s);
 }
 
 }  // namespace
 
 Tensor gemm_nt(Tensor a, Tensor sa, Tensor b, Tensor sb, std::optional<ScalarType> out_dtype) {
+  FP8GEMM_TRACE_START();
   const ScalarType dt = out_dtype.value_or(ScalarType::BFloat16);
   FP8GEMM_CHECK(dt == ScalarType::BFloat16 || dt == ScalarType::Float,
                 "fp8gemm.gemm_nt: out_dtype must be bfloat16 or float32, got ", dtype_name(dt));
   const DenseProblem p = check_dense_inputs("gemm_nt", a, sa, b, sb);
+  FP8GEMM_TRACE(0);
   Tensor out = empty_cuda({p.m, p.n}, dt, p.device);
+  FP8GEMM_TRACE(1);
   launch_dense("gemm_nt", p, a, sa, b, sb, out, false);
   return out;
 }
 
 void gemm_nt_out(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor out, bool accumulate) {
+  FP8GEMM_TRACE_START();
   const char* op = "gemm_nt_out";
   const DenseProblem p = check_dense_inputs(op, a, sa, b, sb);
+  FP8GEMM_TRACE(0);
   check_out_tensor(op, out, p.device, {p.m, p.n}, "[M, N]", true);
   FP8GEMM_CHECK(!accumulate || out.scalar_type() == ScalarType::Float,
                 "fp8gemm.gemm_nt_out: accumulate=True needs a float32 out, got ", dtype_name(out.scalar_type()));
@@ -80,6 +97,7 @@ void gemm_nt_out(Tensor a, Tensor sa, Tensor b, Tensor sb, Tensor out, bool accu
   check_no_overlap(op, out, sa, "sa");
   check_no_overlap(op, out, b, "b");
   check_no_overlap(op, out, sb, "sb");
+  FP8GEMM_TRACE(1);
   launch_dense(op, p, a, sa, b, sb, out, accumulate);
 }
 

@@ -1,5 +1,6 @@
 #include "op_common.hpp"
 
+#include <atomic>
 #include <optional>
 
 #include <torch/csrc/inductor/aoti_torch/c/shim.h>
@@ -8,6 +9,7 @@
 
 #include "common.hpp"
 #include "heuristics.hpp"
+#include "host_trace.hpp"
 #include "tma.hpp"
 
 namespace fp8gemm {
@@ -167,12 +169,29 @@ Tensor empty_cuda(const std::vector<int64_t>& sizes, ScalarType dtype, int devic
   return Tensor(handle);
 }
 
+bool is_canonical_sa(const Tensor& sa, int64_t m, int64_t kb) {
+  return (m <= 1 || sa.stride(0) == 1) && (kb <= 1 || sa.stride(1) == align4(m)) &&
+         reinterpret_cast<uintptr_t>(sa.data_ptr()) % 16 == 0;
+}
+
+int64_t row_major_sa_stride(const Tensor& sa, int64_t m, int64_t kb) {
+  if (kb < 4 || sa.stride(1) != 1 || reinterpret_cast<uintptr_t>(sa.data_ptr()) % 16 != 0) return 0;
+  const int64_t stride = m <= 1 ? align4(kb) : sa.stride(0);  // one row: its stride is never used
+  return stride >= kb && stride % 4 == 0 ? stride : 0;
+}
+
+namespace {
+std::atomic<int64_t> g_sa_relayouts{0};
+}
+int64_t num_sa_relayouts() { return g_sa_relayouts.load(std::memory_order_relaxed); }
+
 Tensor canonical_sa(const Tensor& sa, int64_t groups, int64_t m, int64_t kb) {
   const int r = groups > 0 ? 1 : 0;  // the M dimension
   const bool group_ok = groups <= 1 || sa.stride(0) == align4(m) * kb;
   const bool ok = group_ok && (m <= 1 || sa.stride(r) == 1) && (kb <= 1 || sa.stride(r + 1) == align4(m)) &&
                   reinterpret_cast<uintptr_t>(sa.data_ptr()) % 16 == 0;
   if (ok) return sa;
+  g_sa_relayouts.fetch_add(1, std::memory_order_relaxed);
   if (groups == 0) {
     Tensor storage = torch::stable::new_empty(sa, {kb, align4(m)});
     Tensor view = torch::stable::transpose(torch::stable::narrow(storage, 1, 0, m), 0, 1);
@@ -192,9 +211,11 @@ void launch_1d2d(Launch1D2DSpec& s) {
   // cuTensorMapEncodeTiled needs a current context: a thread that has made no CUDA runtime
   // call yet has none.
   make_device_current(s.device);
+  FP8GEMM_TRACE(4);
   const int64_t kb = ceil_div64(s.k, 128);
   const int sms = usable_sms(s.device);
   const Selection sel = select_1d2d(s.layout, s.m_model, s.n, s.k, s.groups, s.out, sms);
+  FP8GEMM_TRACE(3);
   const KernelConfig& c = sel.kernel->config;
   const DeviceInfo& info = device_info(s.device);
   FP8GEMM_CHECK(c.smem_bytes <= info.max_smem_optin, "fp8gemm.", s.op, ": cuda:", s.device, " offers ",
@@ -219,6 +240,7 @@ void launch_1d2d(Launch1D2DSpec& s) {
     tmap_d = make_tma_2d(s.d, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.d_rows, s.n, s.n * 4, 64, 8,
                          CU_TENSOR_MAP_SWIZZLE_32B);
   }
+  FP8GEMM_TRACE(5);
   GemmArgs args = s.args;
   args.n = static_cast<int>(s.n);
   args.k = static_cast<int>(s.k);
@@ -228,10 +250,12 @@ void launch_1d2d(Launch1D2DSpec& s) {
   args.ldd = s.n;
   void* stream = nullptr;
   STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(s.device, &stream));
+  FP8GEMM_TRACE(6);
   void* params[] = {&tmap_a, &tmap_b, &tmap_sa, &tmap_d, &args};
   const KernelLaunch l{static_cast<unsigned>(sel.grid), 1, static_cast<unsigned>(c.cluster()), s.device,
                        static_cast<CUstream>(stream), pdl_enabled()};
   launch_kernel(*sel.kernel->image, l, params);
+  FP8GEMM_TRACE(7);
 }
 
 }  // namespace fp8gemm

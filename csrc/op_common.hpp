@@ -55,6 +55,13 @@ Tensor empty_cuda(const std::vector<int64_t>& sizes, ScalarType dtype, int devic
 // with leading dimension align(M, 4), 16-byte aligned. `sa` is [m, kb] (groups == 0) or
 // [groups, m, kb]. Any other layout is copied into it (one small copy).
 Tensor canonical_sa(const Tensor& sa, int64_t groups, int64_t m, int64_t kb);
+// Whether the dense op's [M, Kb] scales are in the canonical layout (used as they are).
+bool is_canonical_sa(const Tensor& sa, int64_t m, int64_t kb);
+// How many times canonical_sa has copied (process-wide; for tests and diagnostics).
+int64_t num_sa_relayouts();
+// The row stride (floats) when the [M, Kb] scales are row-major and a tensor map can read
+// them in place (rows 16-byte aligned, at least 4 K blocks); 0 otherwise.
+int64_t row_major_sa_stride(const Tensor& sa, int64_t m, int64_t kb);
 
 // One launch of the 1D2D family. The operands as the kernel sees them: A as a 2-D
 // [a_rows, K] matrix, B as [b_rows, K] (groups stacked), the A scales as sa_groups
@@ -71,6 +78,10 @@ struct Launch1D2DSpec {
   int64_t b_rows, b_row_stride;
   const float* sa;
   int64_t sa_m, sa_groups;
+  // sa as row-major [M, Kb] with rows sa_row_stride floats apart (a layout the swap-AB
+  // kernels read in place; launch_1d2d takes the canonical layout only).
+  bool sa_row_major;
+  int64_t sa_row_stride;
   void* d;
   int64_t d_rows;
   OutDtype out;

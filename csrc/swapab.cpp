@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstdio>
 #include <mutex>
+
+#include "host_trace.hpp"
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -37,6 +39,13 @@ constexpr int64_t kSwapAbMaxM = 64;
 constexpr int64_t kSwapAbShortKMaxM = 16;
 constexpr int64_t kSwapAbLongK = 4096;
 constexpr int64_t kSwapAbMidMaxM = 32;
+// NOTES: row-major activation scales are read in place (a box of tok rows x 4 K blocks per
+// stage) for every M when K >= 4096, and for M <= 4 at any K: there they ran at 0.97-1.05x
+// the canonical layout's time (1.095x at (64, 2112, 7168), still 0.90x of copying first).
+// With K <= 2048 and 8-16 tokens they ran 1.14-1.44x the canonical time, slower than a
+// relayout copy plus the canonical kernel (benchmarks/NOTES.md #35), so those calls copy.
+constexpr int64_t kRowMajorSaAnyKMaxM = 4;
+constexpr int64_t kRowMajorSaMinK = 4096;
 constexpr int64_t kSwapAbWideN = 4096;
 // NOTES: the K split aims for this many CTAs per SM, in percent: 75% with 8..16 tokens
 // (measured at N = 2112: split 3 (99 CTAs) 13.0 us, split 4 (132) 13.6, split 2 (66) 13.6,
@@ -75,13 +84,16 @@ void force_swapab(int index, int split) {
 
 std::string describe(const SwapAbConfig& c) {
   return cat("swap_ab tok=", c.tok, " rows=", c.rows(), " stages=", c.stages, " ctas_per_sm=", c.ctas_per_sm,
-             " out=", c.out == OutDtype::kBF16 ? "bf16" : "fp32", " smem=", c.smem_bytes);
+             " out=", c.out == OutDtype::kBF16 ? "bf16" : "fp32", " sa=", c.sa_row_major ? "row" : "canonical",
+             " smem=", c.smem_bytes);
 }
 
-SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms) {
+SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms, bool sa_row_major) {
   const SwapAbSelection none{nullptr, 0, 0, 0};
   // The token tiles run along grid y (at most 65535 of them).
-  auto legal = [&](const KernelSwapAb& c) { return c.config.out == out && ceil_div(m, c.config.tok) <= 65535; };
+  auto legal = [&](const KernelSwapAb& c) {
+    return c.config.out == out && c.config.sa_row_major == sa_row_major && ceil_div(m, c.config.tok) <= 65535;
+  };
   // The heuristic's candidates: two CTAs per SM (every cluster resident at once).
   auto candidate = [&](const KernelSwapAb& c) { return legal(c) && c.config.ctas_per_sm == 2; };
   const int64_t num_kb = ceil_div(k, 128);
@@ -99,6 +111,7 @@ SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int
   if (!swap_ab_enabled() || batch_invariant() || forced_kernel_1d2d() >= 0 || m > kSwapAbMaxM) return none;
   if (m > kSwapAbShortKMaxM && k < kSwapAbLongK) return none;
   if (m > kSwapAbMidMaxM && n > kSwapAbWideN) return none;
+  if (sa_row_major && m > kRowMajorSaAnyKMaxM && k < kRowMajorSaMinK) return none;
 
   // The smallest compiled token tile that holds M; among the configs with it, 64-row weight
   // tiles with two CTAs per SM (128-row tiles and one-CTA-per-SM rings measured no better:
@@ -127,7 +140,8 @@ bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
   // Under an SM limit (set_num_sms) the 1D2D kernel's persistent grid honours it; this
   // kernel's grid of short-lived CTAs would not, so it stands aside unless forced.
   if (sms < info.sm_count && g_forced_index.load(std::memory_order_relaxed) < 0) return false;
-  const SwapAbSelection sel = select_swapab(s.m_model, s.n, s.k, s.out, sms);
+  const SwapAbSelection sel = select_swapab(s.m_model, s.n, s.k, s.out, sms, s.sa_row_major);
+  FP8GEMM_TRACE(3);
   if (sel.kernel == nullptr) return false;
   const SwapAbConfig& c = sel.kernel->config;
   FP8GEMM_CHECK(c.smem_bytes <= info.max_smem_optin, "fp8gemm.", s.op, ": cuda:", s.device, " offers ",
@@ -146,6 +160,7 @@ bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
   std::optional<torch::stable::accelerator::DeviceGuard> guard;
   if (torch::stable::accelerator::getCurrentDeviceIndex() != s.device) guard.emplace(s.device);
   make_device_current(s.device);  // cuTensorMapEncodeTiled needs a current context
+  FP8GEMM_TRACE(4);
   const int64_t kb = ceil_div64(s.k, 128);
   CUtensorMap tmap_w, tmap_t, tmap_sa;
   tmap_w = make_tma_2d(s.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.b_rows, s.k, s.b_row_stride, c.rows(), 128,
@@ -153,9 +168,16 @@ bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
   tmap_t = make_tma_2d(s.a, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.a_rows, s.k, s.a_row_stride, c.tok, 128,
                        CU_TENSOR_MAP_SWIZZLE_128B);
   // Token scales: the canonical layout read as a [Kb, M] row-major matrix (rows align(M, 4)
-  // floats apart), one row segment of tok floats per stage; tokens past M read as zero.
-  tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, kb, s.sa_m, align4(s.sa_m) * 4, 1, c.tok,
-                        CU_TENSOR_MAP_SWIZZLE_NONE);
+  // floats apart), one row segment of tok floats per stage; or row-major [M, Kb] scales in
+  // place, a box of tok rows x 4 K blocks per stage. Tokens past M read as zero.
+  if (c.sa_row_major) {
+    tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.sa_m, kb, s.sa_row_stride * 4, c.tok, 4,
+                          CU_TENSOR_MAP_SWIZZLE_NONE);
+  } else {
+    tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, kb, s.sa_m, align4(s.sa_m) * 4, 1, c.tok,
+                          CU_TENSOR_MAP_SWIZZLE_NONE);
+  }
+  FP8GEMM_TRACE(5);
   GemmArgs args = s.args;
   args.n = static_cast<int>(s.n);
   args.k = static_cast<int>(s.k);
@@ -165,10 +187,12 @@ bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
   args.ldd = s.n;
   void* stream = nullptr;
   STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(s.device, &stream));
+  FP8GEMM_TRACE(6);
   void* params[] = {&tmap_w, &tmap_t, &tmap_sa, &args};
   const KernelLaunch l{static_cast<unsigned>(sel.grid_x), static_cast<unsigned>(sel.grid_y),
                        static_cast<unsigned>(sel.split), s.device, static_cast<CUstream>(stream), pdl_enabled()};
   launch_kernel(*sel.kernel->image, l, params);
+  FP8GEMM_TRACE(7);
   return true;
 }
 

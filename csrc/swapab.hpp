@@ -18,14 +18,17 @@ struct SwapAbSelection {
 
 // The swap-AB config for a dense M x N x K problem on `num_sms` SMs, or kernel == nullptr
 // where the 1D2D kernel is the better (or the only allowed) choice: swap-AB off, batch-
-// invariant mode on, a 1D2D config forced, or M past the measured crossover.
-SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms);
+// invariant mode on, a 1D2D config forced, or M past the measured crossover. sa_row_major:
+// among the configs that read row-major activation scales in place (the same choice).
+SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms,
+                              bool sa_row_major = false);
 
 // Process-wide switch (on by default), for before/after measurements.
 void set_swap_ab(bool on);
 bool swap_ab_enabled();
 
-// Testing hook: serve every dense call of a matching output dtype with kKernelsSwapAb[index]
+// Testing hook: serve every dense call of a matching output dtype and scale layout (row-major
+// activation scales for an sa=row config, anything else for the others) with kKernelsSwapAb[index]
 // and, when split > 0, that K split (clamped to [1, 8]); index -1 restores the heuristic.
 void force_swapab(int index, int split);
 

@@ -15,6 +15,7 @@ struct SwapAbConfig {
   int ctas_per_sm;  // resident CTAs per SM the config is built for (shared memory, registers)
   OutDtype out;
   int smem_bytes;
+  bool sa_row_major;  // reads the activation scales as row-major [M, Kb] (in place)
   int rows() const { return 64 * math_wg; }
 };
 

@@ -20,6 +20,7 @@ def main() -> int:
     p = random_fp8_problem(m, n, k, "cuda", seed=1)
     a, sa, b, sb = p["a"], p["sa"], p["b"], p["sb"]
     out = torch.empty(m, n, dtype=torch.bfloat16, device="cuda")
+    sa_row = sa.contiguous()  # row-major [M, Kb]: read in place by the swap-AB kernels
     x = torch.randn(m, 64, device="cuda", dtype=torch.bfloat16)
     w = torch.randn(64, 64, device="cuda", dtype=torch.bfloat16)
     op = torch.ops.fp8gemm.gemm_nt.default
@@ -32,6 +33,7 @@ def main() -> int:
         "fp8gemm.gemm_nt": lambda: fp8gemm.gemm_nt(a, sa, b, sb),
         "torch.ops.fp8gemm.gemm_nt.default": lambda: op(a, sa, b, sb, torch.bfloat16),
         "torch.ops.fp8gemm.gemm_nt_out.default": lambda: op_out(a, sa, b, sb, out, False),
+        "fp8gemm.gemm_nt (row-major sa)": lambda: fp8gemm.gemm_nt(a, sa_row, b, sb),
         "fp8gemm.gemm_nt (no swap-AB)": None,
     }
     rows = []

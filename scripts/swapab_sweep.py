@@ -43,10 +43,10 @@ NK = [(2112, 7168), (4096, 7168), (7168, 2048), (24576, 1536), (7168, 16384)]
 
 
 def configs() -> list[tuple[int, int, int, int]]:
-    """(index, tok, rows, ctas_per_sm) of the bf16 swap-AB configs."""
+    """(index, tok, rows, ctas_per_sm) of the bf16 swap-AB configs for canonical scales."""
     out = []
     for i, line in enumerate(fp8gemm.swapab_kernel_grid().splitlines()):
-        if "out=bf16" in line:
+        if "out=bf16" in line and "sa=canonical" in line:
             tok, rows, ctas = (int(line.split(f"{key}=")[1].split()[0]) for key in ("tok", "rows", "ctas_per_sm"))
             out.append((i, tok, rows, ctas))
     return out

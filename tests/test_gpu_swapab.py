@@ -7,6 +7,7 @@ the comparison. Config selection without a GPU: test_swapab_cpu.py.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 
 import pytest
@@ -68,7 +69,7 @@ def _heuristic_index(m: int, out: str) -> int:
     them, 64 weight rows, two CTAs per SM (the largest tile when none holds them)."""
     best = None
     for i, line in enumerate(fp8gemm.swapab_kernel_grid().splitlines()):
-        if f"out={out}" not in line or "rows=64 " not in line or "ctas_per_sm=2" not in line:
+        if f"out={out}" not in line or "rows=64 " not in line or "ctas_per_sm=2" not in line or "sa=row" in line:
             continue
         tok = int(line.split("tok=")[1].split()[0])
         key = (tok < m, tok if tok >= m else -tok)
@@ -79,7 +80,25 @@ def _heuristic_index(m: int, out: str) -> int:
 
 
 def _swap_configs(out: str) -> list[int]:
-    return [i for i, line in enumerate(fp8gemm.swapab_kernel_grid().splitlines()) if f"out={out}" in line]
+    """The configs for canonical activation scales writing `out`."""
+    lines = fp8gemm.swapab_kernel_grid().splitlines()
+    return [i for i, line in enumerate(lines) if f"out={out}" in line and "sa=canonical" in line]
+
+
+def _relayouts() -> int:
+    """How many activation-scale relayout copies the library has made so far."""
+    lib = _native.lib()
+    lib.fp8gemm_num_sa_relayouts.restype = ctypes.c_longlong
+    return int(lib.fp8gemm_num_sa_relayouts())
+
+
+def _row_major_sa(sa: torch.Tensor, pad_to: int = 4) -> torch.Tensor:
+    """The same scales as row-major [M, Kb], rows padded to a multiple of `pad_to` floats."""
+    m, kb = sa.shape
+    row = -(-kb // pad_to) * pad_to
+    buf = torch.full((m, row), float("nan"), device=sa.device)
+    buf[:, :kb] = sa
+    return buf[:, :kb]
 
 
 def _forced_ids() -> list[tuple[int, int]]:
@@ -93,8 +112,8 @@ def _forced_ids() -> list[tuple[int, int]]:
 def _forced_id(case: tuple[int, int]) -> str:
     i, s = case
     line = fp8gemm.swapab_kernel_grid().splitlines()[i]
-    tok, rows, out = (line.split(f"{key}=")[1].split()[0] for key in ("tok", "rows", "out"))
-    return f"cfg{i}-t{tok}-r{rows}-{out}-split{s}"
+    tok, rows, out, sa = (line.split(f"{key}=")[1].split()[0] for key in ("tok", "rows", "out", "sa"))
+    return f"cfg{i}-t{tok}-r{rows}-{out}-sa_{sa}-split{s}"
 
 
 class _Forced:
@@ -186,15 +205,26 @@ def test_every_swapab_config(case: tuple[int, int], shape: tuple[int, int, int])
     line = fp8gemm.swapab_kernel_grid().splitlines()[index]
     out_dtype = torch.float32 if "out=fp32" in line else torch.bfloat16
     p = _problem(shape)
+    ref = reference_gemm_nt(*_args(p))
+    m, n, k = shape
+    row_major = "sa=row" in line
+    if row_major:
+        # These configs serve row-major scales (rows 16-byte aligned, >= 4 K blocks) in place:
+        # no relayout copy means this config ran (any other path would copy first).
+        if -(-k // 128) < 4:
+            pytest.skip("row-major scales need at least 4 K blocks")
+        p = dict(p, sa=_row_major_sa(p["sa"]))
+        before = _relayouts()
     with _Forced(index, split):
-        m, n, k = shape
-        cfg = fp8gemm.select_config("gemm_nt", m, n, k, out_dtype=out_dtype)
-        assert cfg["swap_ab"] and cfg["cluster"] == split, cfg
+        if not row_major:
+            cfg = fp8gemm.select_config("gemm_nt", m, n, k, out_dtype=out_dtype)
+            assert cfg["swap_ab"] and cfg["cluster"] == split, cfg
         out = _run_poisoned(p, out_dtype)
         if out_dtype == torch.float32:
             acc = torch.ones(shape[:2], device="cuda")
             fp8gemm.gemm_nt_out(*_args(p), acc, accumulate=True)
-    ref = reference_gemm_nt(*_args(p))
+    if row_major:
+        assert _relayouts() == before, "the row-major scales were copied: the forced config did not run"
     _check_close(out, ref)
     if out_dtype == torch.float32:
         _check_close(acc, ref + 1.0)
@@ -315,3 +345,56 @@ def test_sm_limit_keeps_the_1d2d_kernel_and_stays_correct() -> None:
     finally:
         fp8gemm.set_num_sms(None)
     _check_close(out, reference_gemm_nt(*_args(p)))
+
+
+# ---------------------------------------------------------------- row-major activation scales
+
+
+ROW_MAJOR_SHAPES = [(1, 2112, 7168), (4, 4096, 7168), (8, 7168, 2048), (16, 24576, 1536), (31, 2112, 7168),
+                    (33, 200, 4112), (64, 4096, 4096), (2, 136, 576), (4, 24576, 1536), (64, 7168, 16384)]
+
+
+@pytest.mark.parametrize("pad_to", [1, 4, 8], ids=lambda v: f"rows_pad{v}")
+@pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float32], ids=str)
+@pytest.mark.parametrize("shape", ROW_MAJOR_SHAPES, ids=shape_id)
+def test_swapab_reads_row_major_sa_in_place(shape: tuple[int, int, int], out_dtype: torch.dtype, pad_to: int) -> None:
+    """Row-major [M, Kb] scales (what most quantizers write) are read in place, without a
+    relayout copy, when their rows are 16-byte aligned; otherwise they are copied. Either
+    way the result matches the reference."""
+    m, n, k = shape
+    kb = -(-k // 128)
+    p = _problem(shape)
+    sa = _row_major_sa(p["sa"], pad_to)
+    assert sa.stride(1) == 1 and torch.equal(sa, p["sa"])
+    # Read in place where that measured no slower than copying (csrc/swapab.cpp): K >= 4096,
+    # or M <= 4 at any K.
+    in_place = kb >= 4 and (m == 1 or sa.stride(0) % 4 == 0) and (k >= 4096 or m <= 4)
+    swap = fp8gemm.select_config("gemm_nt", m, n, k, out_dtype=out_dtype)["swap_ab"]
+    before = _relayouts()
+    out = torch.full((m, n), float("nan"), dtype=out_dtype, device="cuda")
+    fp8gemm.gemm_nt_out(p["a"], sa, p["b"], p["sb"], out)
+    copies = _relayouts() - before
+    assert copies == (0 if in_place and swap else 1), (copies, in_place, swap)
+    _check_close(out, reference_gemm_nt(*_args(p)))
+    if out_dtype == torch.bfloat16 and in_place and swap:
+        # The same kernel choice and summation order as with canonical scales: equal bits.
+        assert torch.equal(out, fp8gemm.gemm_nt(*_args(p)))
+
+
+def test_swapab_row_major_sa_in_a_cuda_graph() -> None:
+    shape = (4, 2112, 7168)
+    first, second = _problem(shape, salt=5), _problem(shape, salt=6)
+    a, b, sb = (first[key].clone() for key in ("a", "b", "sb"))
+    sa = _row_major_sa(first["sa"])
+    out = torch.empty(shape[:2], dtype=torch.bfloat16, device="cuda")
+    fp8gemm.gemm_nt_out(a, sa, b, sb, out)  # warm up outside the capture
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fp8gemm.gemm_nt_out(a, sa, b, sb, out)
+    for dst, src in zip((a, sa, b, sb), _args(second)):
+        dst.copy_(src)
+    out.fill_(float("nan"))
+    graph.replay()
+    torch.cuda.synchronize()
+    _check_close(out, reference_gemm_nt(*_args(second)))

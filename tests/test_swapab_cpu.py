@@ -49,7 +49,8 @@ def test_small_m_picks_swap_ab(m, n, k, out_dtype):
     # Two CTAs fit on one SM, so every cluster of the grid is resident at once.
     assert 2 * (cfg["smem_bytes"] + 1024) <= SMEM_PER_SM
     line = f"swap_ab tok={tok} rows={rows} stages={cfg['stages']}"
-    assert any(ln.startswith(line) and f"out={out} smem={cfg['smem_bytes']}" in ln for ln in _swap_lines()), cfg
+    assert any(ln.startswith(line) and f"out={out} sa=canonical smem={cfg['smem_bytes']}" in ln
+               for ln in _swap_lines()), cfg
 
 
 @pytest.mark.parametrize("m", [128, 129, 1000, 4096])
@@ -130,6 +131,6 @@ def test_generator_mirrors_the_smem_layout():
     for c in gen.full_swapab_grid():
         budget = gen.swapab_smem_budget(c.ctas_per_sm)
         assert c.ctas_per_sm * (budget + 1024) <= SMEM_PER_SM
-        assert gen.swapab_smem_bytes(c.tok, c.math_wg, c.stages) <= budget
-        assert c.stages == gen.SWAPAB_MAX_STAGES or gen.swapab_smem_bytes(c.tok, c.math_wg, c.stages + 1) > budget
+        assert c.smem_bytes() <= budget
+        assert c.stages == gen.SWAPAB_MAX_STAGES or c.smem_bytes(c.stages + 1) > budget
         assert c.stages >= 3, f"{c.name}: a ring of at least 3 stages"

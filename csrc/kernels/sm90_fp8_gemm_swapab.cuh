@@ -84,7 +84,9 @@ __device__ __forceinline__ void tma_load_2d_hint(void* dst, const CUtensorMap* m
 // The kernel body; each config's `extern "C"` entry point (generated, csrc/gen_kernels.py)
 // declares __launch_bounds__(swapab_threads(kMathWG), kCtasPerSm) and passes its
 // __grid_constant__ tensor maps here by reference (see fp8_gemm_1d2d_body).
-template <int kTok, int kMathWG, int kStages, int kCtasPerSm, typename OutT>
+// kSaRowMajor: the 1x128 activation scales come as row-major [M, Kb] (rows sa_row_stride
+// floats apart, read in place) instead of the canonical [Kb, align(M, 4)] layout.
+template <int kTok, int kMathWG, int kStages, int kCtasPerSm, typename OutT, bool kSaRowMajor>
 __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, const CUtensorMap& tmap_t,
                                                      const CUtensorMap& tmap_sa, const GemmArgs& args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -96,12 +98,13 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
   constexpr int kThreads = swapab_threads(kMathWG);
   constexpr uint32_t kTileW = kRows * kBlockK;
   constexpr uint32_t kTileT = kTok * kBlockK;
-  constexpr uint32_t kTileSa = kTok * sizeof(float);
-  constexpr int kSaStride = swapab_sa_stage_floats(kTok);
+  constexpr uint32_t kTileSa = kTok * (kSaRowMajor ? 4 : 1) * sizeof(float);
+  constexpr int kSaStride = swapab_sa_stage_floats(kTok, kSaRowMajor);
+  constexpr int kSaTok = kSaRowMajor ? 4 : 1;  // floats from one token's scale to the next
   constexpr int kPart = swapab_part_stride(kMathWG);
   constexpr int kDepth = swapab_depth(kTok, kMathWG, kCtasPerSm);
   constexpr int kAccRegs = kTok / 2;
-  constexpr SwapAbSmem kSmem = swapab_smem(kTok, kMathWG, kStages);
+  constexpr SwapAbSmem kSmem = swapab_smem(kTok, kMathWG, kStages, kSaRowMajor);
   static_assert(kSmem.total <= swapab_smem_budget(kCtasPerSm), "shared-memory budget");
   static_assert(swapab_part_fits(kTok, kMathWG, kStages), "the partial tile reuses the ring");
 
@@ -156,8 +159,15 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
         // Rows past N, tokens past M and columns past K arrive as zeros.
         tma_load_2d_hint(smem_w + stage * kTileW, &tmap_w, &full[stage], k0, n0, stream_policy);
         tma_load_2d_hint(smem_t + stage * kTileT, &tmap_t, &full[stage], k0, m0, keep_policy);
-        // Token scales: row kb of the canonical [Kb, align(M, 4)] layout, tokens past M zero.
-        tma_load_2d(smem_sa + stage * kSaStride, &tmap_sa, &full[stage], m0, kb);
+        // Token scales, tokens past M zero: row kb of the canonical [Kb, align(M, 4)] layout,
+        // or from row-major [M, Kb] the box of tok rows and the 4 columns from kb rounded down
+        // to a multiple of 4 (a box's innermost start coordinate must fall on 16 bytes;
+        // columns past Kb arrive as zeros).
+        if constexpr (kSaRowMajor) {
+          tma_load_2d(smem_sa + stage * kSaStride, &tmap_sa, &full[stage], kb & ~3, m0);
+        } else {
+          tma_load_2d(smem_sa + stage * kSaStride, &tmap_sa, &full[stage], m0, kb);
+        }
       }
       __syncwarp();
       if (++stage == kStages) {
@@ -198,6 +208,8 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
     float accs[kDepth][kAccRegs];
     float sbv[kDepth];  // the weight scale of the block in each set
     int st[kDepth];     // the stage each set's block came from
+    int sa_col[kDepth];  // row-major scales: the column of the set's K block in its stage's box
+    int kb_issue = kb_begin;
     auto load_issue = [&](auto d_const) {
       constexpr int d = decltype(d_const)::value;
       mbarrier_wait(&full[stage], phase);
@@ -212,6 +224,7 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
       // No register fence here: touching the set while its group is in flight makes ptxas
       // serialize every wgmma (C7514); the wait before its promotion orders it.
       st[d] = stage;
+      sa_col[d] = kSaRowMajor ? (kb_issue++ & 3) : 0;
       if (++stage == kStages) {
         stage = 0;
         phase ^= 1;
@@ -222,10 +235,15 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
       fence_registers<kAccRegs>(accs[d]);
       // Promotion: column (token) c of the block scales by sa[c, kb] * sb[rows, kb], the
       // same product and the same fused multiply-add as the 1D2D kernel's promotion.
-      const float* sa = smem_sa + st[d] * kSaStride + 2 * q;
+      const float* sa = smem_sa + st[d] * kSaStride + 2 * q * kSaTok + sa_col[d];
 #pragma unroll
       for (int j = 0; j < kTok / 8; ++j) {
-        const float2 s = *reinterpret_cast<const float2*>(sa + j * 8);
+        float2 s;
+        if constexpr (kSaRowMajor) {
+          s = make_float2(sa[j * 8 * kSaTok], sa[j * 8 * kSaTok + kSaTok]);
+        } else {
+          s = *reinterpret_cast<const float2*>(sa + j * 8);
+        }
         const float s0 = s.x * sbv[d], s1 = s.y * sbv[d];
         fin[4 * j + 0] += accs[d][4 * j + 0] * s0;
         fin[4 * j + 1] += accs[d][4 * j + 1] * s1;
@@ -256,16 +274,26 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
 
   // ---------------------------------------------------------------- cluster reduction and store
   // Every partial is written (and, through the barrier's release/acquire, visible to the
-  // whole cluster) before anyone reads. A launch without a cluster is a cluster of one CTA.
-  // (With the .aligned barriers here, racecheck reported hazards between the partial-tile
-  // writes and reads of split-1 launches, and one run of the 8-thread stress test gave a
-  // wrong (1, 2112, 7168) result: a barrier that opened early, see cluster_barrier_sync.)
-  cluster_barrier_sync();
+  // whole cluster) before anyone reads; then all threads of the cluster share the reads.
+  // (With the .aligned barriers here, one run of the 8-thread stress test gave a wrong
+  // (1, 2112, 7168) result: a barrier that opened early, see cluster_barrier_sync.)
+  // Without a cluster, the math warps that wrote the tile store it, after a barrier among
+  // themselves; the producer warp leaves. (With all threads behind a CTA-wide barrier,
+  // racecheck reported the producer's reads as racing the math warps' writes, NOTES #33.)
+  int first = static_cast<int>(rank) * kThreads + static_cast<int>(threadIdx.x);
+  int stride = static_cast<int>(split) * kThreads;
+  if (split > 1) {
+    cluster_barrier_sync();
+  } else {
+    if (threadIdx.x >= kMathThreads) return;
+    named_barrier_sync(1, kMathThreads);
+    first = static_cast<int>(threadIdx.x);
+    stride = kMathThreads;
+  }
   constexpr int kVecs = kRows / 4;  // 4-column vectors per token row of the tile
   const int rows = min(kTok, args.m - m0);
   const int items = rows * kVecs;
-  const int stride = static_cast<int>(split) * kThreads;
-  for (int i = static_cast<int>(rank) * kThreads + threadIdx.x; i < items; i += stride) {
+  for (int i = first; i < items; i += stride) {
     const int r = i / kVecs, v = i % kVecs;
     const int col = n0 + v * 4;
     if (col >= args.n) continue;  // N % 8 == 0: a vector is wholly inside or outside

@@ -44,8 +44,13 @@ constexpr bool swapab_fits_registers(int tok, int math_wg, int ctas_per_sm) {
 // Floats per token row of the partial-sum buffer: the tile's weight rows plus 4, so the
 // accumulator stores of one warp fall into 32 different banks and rows stay 16-B aligned.
 constexpr int swapab_part_stride(int math_wg) { return math_wg * 64 + 4; }
-// Activation scales per stage: tok floats, rounded up to 128 bytes (TMA destination alignment).
-constexpr int swapab_sa_stage_floats(int tok) { return (tok + 31) / 32 * 32; }
+// Activation scales per stage, rounded up to 128 bytes (TMA destination alignment): from the
+// canonical layout tok floats (one row of [Kb, align(M, 4)]); from row-major [M, Kb] scales a
+// box of tok rows x 4 K blocks, from the block rounded down to a multiple of 4 (a box row must
+// span 16 bytes and start on 16), of which the kernel reads one column.
+constexpr int swapab_sa_stage_floats(int tok, bool sa_row_major) {
+  return sa_row_major ? tok * 4 : (tok + 31) / 32 * 32;
+}
 
 struct SwapAbSmem {
   int w_offset, t_offset, sa_offset, part_offset, bar_offset, total;
@@ -56,18 +61,18 @@ struct SwapAbSmem {
 // mbarriers and 1024 bytes of alignment slack. The partial-sum buffer [tok][part_stride]
 // fp32 reuses the start of the ring once the main loop has consumed every stage (one more
 // stage for 64 tokens than a buffer of its own).
-constexpr SwapAbSmem swapab_smem(int tok, int math_wg, int stages) {
+constexpr SwapAbSmem swapab_smem(int tok, int math_wg, int stages, bool sa_row_major) {
   SwapAbSmem l{};
   l.w_offset = 0;
   l.t_offset = l.w_offset + stages * math_wg * 64 * kBlockK;
   l.sa_offset = l.t_offset + stages * tok * kBlockK;
   l.part_offset = 0;
-  l.bar_offset = l.sa_offset + stages * swapab_sa_stage_floats(tok) * 4;
+  l.bar_offset = l.sa_offset + stages * swapab_sa_stage_floats(tok, sa_row_major) * 4;
   l.total = l.bar_offset + stages * 2 * 8 + kSmemAlign;
   return l;
 }
 constexpr bool swapab_part_fits(int tok, int math_wg, int stages) {
-  return tok * swapab_part_stride(math_wg) * 4 <= swapab_smem(tok, math_wg, stages).sa_offset;
+  return tok * swapab_part_stride(math_wg) * 4 <= swapab_smem(tok, math_wg, stages, false).sa_offset;
 }
 
 }  // namespace fp8gemm

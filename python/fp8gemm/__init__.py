@@ -66,7 +66,9 @@ def gemm_nt(
 
     a: `[M, K]` float8_e4m3fn, K-contiguous; sa: `[M, ceil(K/128)]` float32, 1x128 scales
     (the canonical column-major layout, see `get_col_major_tma_aligned_tensor`, is used
-    as is; any other layout is copied into it first). b: `[N, K]` float8_e4m3fn; sb: `[ceil(N/128), ceil(K/128)]`
+    as is; row-major `[M, Kb]` with 16-byte-aligned rows is read in place by the decode-size
+    swap-AB kernels where that measured fast (see the README); any other layout is copied
+    into the canonical one first). b: `[N, K]` float8_e4m3fn; sb: `[ceil(N/128), ceil(K/128)]`
     float32, 128x128 block scales, any strides. K % 16 == 0, N % 8 == 0, any M >= 0.
     Returns `[M, N]` in `out_dtype` (bfloat16 or float32), accumulated in fp32.
     """
