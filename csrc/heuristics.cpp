@@ -39,13 +39,8 @@ constexpr double kExposedPromotion = 1.2;
 constexpr double kOddWidthPenalty = 1.2;
 
 bool multicast_legal(const KernelConfig& c, int64_t blocks_m, int64_t blocks_n, int num_sms) {
-  if (num_sms < 2) return c.multicast == Multicast::kNone;
-  if (c.layout != Layout::kDense && c.multicast == Multicast::kB) return false;
-  switch (c.multicast) {
-    case Multicast::kA: return blocks_n % 2 == 0;
-    case Multicast::kB: return blocks_m % 2 == 0;
-    default: return true;
-  }
+  if (c.layout != Layout::kDense && c.multicast == Multicast::kB) return false;  // dense only
+  return model::multicast_fits(c.multicast, blocks_m, blocks_n, num_sms);
 }
 
 struct Estimate {

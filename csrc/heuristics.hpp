@@ -27,6 +27,17 @@ inline constexpr double kL2BytesPerClk = 64.0;
 inline constexpr double kTileOverhead = 600.0;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// A 2-CTA multicast pair needs an even count of the blocks it pairs up (A is shared along
+// N, B along M) and at least two SMs.
+inline bool multicast_fits(Multicast mc, int64_t blocks_m, int64_t blocks_n, int num_sms) {
+  if (num_sms < 2) return mc == Multicast::kNone;
+  switch (mc) {
+    case Multicast::kA: return blocks_n % 2 == 0;
+    case Multicast::kB: return blocks_m % 2 == 0;
+    default: return true;
+  }
+}
 }  // namespace model
 
 struct Selection {

@@ -169,8 +169,10 @@ Tensor empty_cuda(const std::vector<int64_t>& sizes, ScalarType dtype, int devic
   return Tensor(handle);
 }
 
-bool is_canonical_sa(const Tensor& sa, int64_t m, int64_t kb) {
-  return (m <= 1 || sa.stride(0) == 1) && (kb <= 1 || sa.stride(1) == align4(m)) &&
+bool is_canonical_sa(const Tensor& sa, int64_t groups, int64_t m, int64_t kb) {
+  const int r = groups > 0 ? 1 : 0;  // the M dimension
+  const bool group_ok = groups <= 1 || sa.stride(0) == align4(m) * kb;
+  return group_ok && (m <= 1 || sa.stride(r) == 1) && (kb <= 1 || sa.stride(r + 1) == align4(m)) &&
          reinterpret_cast<uintptr_t>(sa.data_ptr()) % 16 == 0;
 }
 
@@ -186,11 +188,7 @@ std::atomic<int64_t> g_sa_relayouts{0};
 int64_t num_sa_relayouts() { return g_sa_relayouts.load(std::memory_order_relaxed); }
 
 Tensor canonical_sa(const Tensor& sa, int64_t groups, int64_t m, int64_t kb) {
-  const int r = groups > 0 ? 1 : 0;  // the M dimension
-  const bool group_ok = groups <= 1 || sa.stride(0) == align4(m) * kb;
-  const bool ok = group_ok && (m <= 1 || sa.stride(r) == 1) && (kb <= 1 || sa.stride(r + 1) == align4(m)) &&
-                  reinterpret_cast<uintptr_t>(sa.data_ptr()) % 16 == 0;
-  if (ok) return sa;
+  if (is_canonical_sa(sa, groups, m, kb)) return sa;
   g_sa_relayouts.fetch_add(1, std::memory_order_relaxed);
   if (groups == 0) {
     Tensor storage = torch::stable::new_empty(sa, {kb, align4(m)});
@@ -204,13 +202,30 @@ Tensor canonical_sa(const Tensor& sa, int64_t groups, int64_t m, int64_t kb) {
   return view;
 }
 
+LaunchDevice::LaunchDevice(int device) {
+  if (torch::stable::accelerator::getCurrentDeviceIndex() != device) guard_.emplace(device);
+  make_device_current(device);
+}
+
+CUstream current_stream(int device) {
+  void* stream = nullptr;
+  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(device, &stream));
+  return static_cast<CUstream>(stream);
+}
+
+GemmArgs gemm_args(const Launch1D2DSpec& s) {
+  GemmArgs args = s.args;
+  args.n = static_cast<int>(s.n);
+  args.k = static_cast<int>(s.k);
+  args.sb_rows = static_cast<int>(ceil_div64(s.n, 128));
+  args.num_groups = static_cast<int>(s.groups);
+  args.d = s.d;
+  args.ldd = s.n;
+  return args;
+}
+
 void launch_1d2d(Launch1D2DSpec& s) {
-  // Switch devices only when needed: the guard costs a shim round trip each way.
-  std::optional<torch::stable::accelerator::DeviceGuard> guard;
-  if (torch::stable::accelerator::getCurrentDeviceIndex() != s.device) guard.emplace(s.device);
-  // cuTensorMapEncodeTiled needs a current context: a thread that has made no CUDA runtime
-  // call yet has none.
-  make_device_current(s.device);
+  const LaunchDevice scope(s.device);
   FP8GEMM_TRACE(4);
   const int64_t kb = ceil_div64(s.k, 128);
   const int sms = usable_sms(s.device);
@@ -241,19 +256,12 @@ void launch_1d2d(Launch1D2DSpec& s) {
                          CU_TENSOR_MAP_SWIZZLE_32B);
   }
   FP8GEMM_TRACE(5);
-  GemmArgs args = s.args;
-  args.n = static_cast<int>(s.n);
-  args.k = static_cast<int>(s.k);
-  args.sb_rows = static_cast<int>(ceil_div64(s.n, 128));
-  args.num_groups = static_cast<int>(s.groups);
-  args.d = s.d;
-  args.ldd = s.n;
-  void* stream = nullptr;
-  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(s.device, &stream));
+  GemmArgs args = gemm_args(s);
+  const CUstream stream = current_stream(s.device);
   FP8GEMM_TRACE(6);
   void* params[] = {&tmap_a, &tmap_b, &tmap_sa, &tmap_d, &args};
-  const KernelLaunch l{static_cast<unsigned>(sel.grid), 1, static_cast<unsigned>(c.cluster()), s.device,
-                       static_cast<CUstream>(stream), pdl_enabled()};
+  const KernelLaunch l{static_cast<unsigned>(sel.grid), 1, static_cast<unsigned>(c.cluster()), s.device, stream,
+                       pdl_enabled()};
   launch_kernel(*sel.kernel->image, l, params);
   FP8GEMM_TRACE(7);
 }

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include <torch/csrc/stable/accelerator.h>
 #include <torch/csrc/stable/tensor.h>
 #include <torch/headeronly/core/ScalarType.h>
 
@@ -47,6 +49,19 @@ void check_index_tensor(const char* op, const char* name, const Tensor& t, int d
 void check_out_tensor(const char* op, const Tensor& out, int device, const std::vector<int64_t>& want,
                       const char* formula, bool allow_f32);
 
+// Makes `device` current for the duration of a launch: torch's current device (switched
+// only when it differs: the guard costs a shim round trip each way) and its primary CUDA
+// context (cuTensorMapEncodeTiled needs a current context; a fresh thread has none).
+class __attribute__((visibility("hidden"))) LaunchDevice {  // hidden like torch's DeviceGuard it holds
+ public:
+  explicit LaunchDevice(int device);
+
+ private:
+  std::optional<torch::stable::accelerator::DeviceGuard> guard_;
+};
+// torch's current CUDA stream on `device`.
+CUstream current_stream(int device);
+
 // A contiguous CUDA tensor, allocated through the shim directly (the boxed dispatcher
 // costs ~10 us of host time per call).
 Tensor empty_cuda(const std::vector<int64_t>& sizes, ScalarType dtype, int device);
@@ -55,8 +70,8 @@ Tensor empty_cuda(const std::vector<int64_t>& sizes, ScalarType dtype, int devic
 // with leading dimension align(M, 4), 16-byte aligned. `sa` is [m, kb] (groups == 0) or
 // [groups, m, kb]. Any other layout is copied into it (one small copy).
 Tensor canonical_sa(const Tensor& sa, int64_t groups, int64_t m, int64_t kb);
-// Whether the dense op's [M, Kb] scales are in the canonical layout (used as they are).
-bool is_canonical_sa(const Tensor& sa, int64_t m, int64_t kb);
+// Whether `sa` ([m, kb], or [groups, m, kb] when groups > 0) is in that layout already.
+bool is_canonical_sa(const Tensor& sa, int64_t groups, int64_t m, int64_t kb);
 // How many times canonical_sa has copied (process-wide; for tests and diagnostics).
 int64_t num_sa_relayouts();
 // The row stride (floats) when the [M, Kb] scales are row-major and a tensor map can read
@@ -78,9 +93,8 @@ struct Launch1D2DSpec {
   int64_t b_rows, b_row_stride;
   const float* sa;
   int64_t sa_m, sa_groups;
-  // sa as row-major [M, Kb] with rows sa_row_stride floats apart (a layout the swap-AB
-  // kernels read in place; launch_1d2d takes the canonical layout only).
-  bool sa_row_major;
+  // sa_row_stride > 0: sa is row-major [M, Kb] with rows that many floats apart (a layout
+  // the swap-AB kernels read in place; launch_1d2d takes the canonical layout only).
   int64_t sa_row_stride;
   void* d;
   int64_t d_rows;
@@ -88,5 +102,7 @@ struct Launch1D2DSpec {
   GemmArgs args;  // sb, strides, group info and accumulate filled in by the op
 };
 void launch_1d2d(Launch1D2DSpec& s);
+// The kernel arguments both kernel families take from a spec: s.args plus its sizes and D.
+GemmArgs gemm_args(const Launch1D2DSpec& s);
 
 }  // namespace fp8gemm

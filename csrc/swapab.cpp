@@ -140,7 +140,7 @@ bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
   // Under an SM limit (set_num_sms) the 1D2D kernel's persistent grid honours it; this
   // kernel's grid of short-lived CTAs would not, so it stands aside unless forced.
   if (sms < info.sm_count && g_forced_index.load(std::memory_order_relaxed) < 0) return false;
-  const SwapAbSelection sel = select_swapab(s.m_model, s.n, s.k, s.out, sms, s.sa_row_major);
+  const SwapAbSelection sel = select_swapab(s.m_model, s.n, s.k, s.out, sms, s.sa_row_stride > 0);
   FP8GEMM_TRACE(3);
   if (sel.kernel == nullptr) return false;
   const SwapAbConfig& c = sel.kernel->config;
@@ -157,9 +157,7 @@ bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
                    sel.grid_x, sel.grid_y);
   }
 
-  std::optional<torch::stable::accelerator::DeviceGuard> guard;
-  if (torch::stable::accelerator::getCurrentDeviceIndex() != s.device) guard.emplace(s.device);
-  make_device_current(s.device);  // cuTensorMapEncodeTiled needs a current context
+  const LaunchDevice scope(s.device);
   FP8GEMM_TRACE(4);
   const int64_t kb = ceil_div64(s.k, 128);
   CUtensorMap tmap_w, tmap_t, tmap_sa;
@@ -170,7 +168,7 @@ bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
   // Token scales: the canonical layout read as a [Kb, M] row-major matrix (rows align(M, 4)
   // floats apart), one row segment of tok floats per stage; or row-major [M, Kb] scales in
   // place, a box of tok rows x 4 K blocks per stage. Tokens past M read as zero.
-  if (c.sa_row_major) {
+  if (c.sa_row_major) {  // (select_swapab matched the config to the spec's layout)
     tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.sa_m, kb, s.sa_row_stride * 4, c.tok, 4,
                           CU_TENSOR_MAP_SWIZZLE_NONE);
   } else {
@@ -178,15 +176,8 @@ bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
                           CU_TENSOR_MAP_SWIZZLE_NONE);
   }
   FP8GEMM_TRACE(5);
-  GemmArgs args = s.args;
-  args.n = static_cast<int>(s.n);
-  args.k = static_cast<int>(s.k);
-  args.sb_rows = static_cast<int>(ceil_div64(s.n, 128));
-  args.num_groups = 1;
-  args.d = s.d;
-  args.ldd = s.n;
-  void* stream = nullptr;
-  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(s.device, &stream));
+  GemmArgs args = gemm_args(s);
+  const CUstream stream = current_stream(s.device);
   FP8GEMM_TRACE(6);
   void* params[] = {&tmap_w, &tmap_t, &tmap_sa, &args};
   const KernelLaunch l{static_cast<unsigned>(sel.grid_x), static_cast<unsigned>(sel.grid_y),

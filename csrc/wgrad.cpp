@@ -144,9 +144,7 @@ std::pair<Tensor, int64_t> kmajor_scales(const Tensor& s, int64_t rows, int64_t 
 // ------------------------------------------------------------------ launch
 void launch(const char* op, bool k_grouped, const WgradProblem& p, const Tensor& a, const Tensor& sa_in,
             const Tensor& b, const Tensor& sb_in, const Tensor* ks, Tensor& out, bool accumulate) {
-  std::optional<torch::stable::accelerator::DeviceGuard> guard;
-  if (torch::stable::accelerator::getCurrentDeviceIndex() != p.device) guard.emplace(p.device);
-  make_device_current(p.device);  // cuTensorMapEncodeTiled needs a current context
+  const LaunchDevice scope(p.device);
   const int sms = usable_sms(p.device);
   const int64_t k_model = k_grouped ? ceil_div64(p.k, std::max<int64_t>(p.groups, 1)) : p.k;
   const WgradSelection sel = select_wgrad(k_grouped, p.m, p.n, k_model, p.groups, accumulate, sms);
@@ -206,11 +204,9 @@ void launch(const char* op, bool k_grouped, const WgradProblem& p, const Tensor&
                            ScalarType::Float, p.device);
     args.maps = workspace->data_ptr();
   }
-  void* stream = nullptr;
-  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_get_current_cuda_stream(p.device, &stream));
   void* params[] = {&tmap_a, &tmap_b, &tmap_sa, &tmap_sb, &tmap_d, &args};
   const KernelLaunch l{static_cast<unsigned>(sel.grid), 1, static_cast<unsigned>(c.cluster()), p.device,
-                       static_cast<CUstream>(stream), pdl_enabled()};
+                       current_stream(p.device), pdl_enabled()};
   launch_kernel(*sel.kernel->image, l, params);
 }
 

@@ -33,14 +33,6 @@ using model::kTileOverhead;
 constexpr double kPromoteOpsPerClk = 128.0;
 constexpr double kSingleWgPenalty = 1.3;
 
-bool legal(const WgradConfig& c, int64_t blocks_m, int64_t blocks_n, int num_sms) {
-  if (num_sms < 2) return c.multicast == Multicast::kNone;
-  switch (c.multicast) {
-    case Multicast::kA: return blocks_n % 2 == 0;
-    case Multicast::kB: return blocks_m % 2 == 0;
-    default: return true;
-  }
-}
 
 struct Estimate {
   double cycles;
@@ -80,7 +72,7 @@ WgradSelection select_uncached(bool k_grouped, int64_t m, int64_t n, int64_t k, 
   for (int i = 0; i < kNumKernelsWgrad; ++i) {
     const WgradConfig& c = kKernelsWgrad[i].config;
     if (c.k_grouped != k_grouped) continue;
-    if (!legal(c, ceil_div(m, c.block_m), ceil_div(n, c.block_n), num_sms)) continue;
+    if (!model::multicast_fits(c.multicast, ceil_div(m, c.block_m), ceil_div(n, c.block_n), num_sms)) continue;
     const Estimate e = estimate(c, m, n, k, groups, accumulate, num_sms);
     // Prefer the lower estimate; within 2%, no cluster, then the larger tile.
     bool better = best.kernel == nullptr || e.cycles < best.est_cycles * 0.98;
@@ -112,7 +104,8 @@ WgradSelection select_wgrad(bool k_grouped, int64_t m, int64_t n, int64_t k, int
   const int forced = g_forced.load(std::memory_order_relaxed);
   if (forced >= 0) {
     const WgradConfig& c = kKernelsWgrad[forced].config;
-    if (c.k_grouped == k_grouped && legal(c, ceil_div(m, c.block_m), ceil_div(n, c.block_n), num_sms)) {
+    const bool fits = model::multicast_fits(c.multicast, ceil_div(m, c.block_m), ceil_div(n, c.block_n), num_sms);
+    if (c.k_grouped == k_grouped && fits) {
       const Estimate e = estimate(c, m, n, k, groups, accumulate, num_sms);
       return {&kKernelsWgrad[forced], e.grid, e.cycles};
     }

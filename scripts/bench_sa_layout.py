@@ -16,17 +16,10 @@ import sys
 import torch
 
 import fp8gemm
-from fp8gemm.testing import bench_kernel, random_fp8_problem
+from fp8gemm.testing import bench_kernel, random_fp8_problem, row_major_sa
 
 MS = (1, 4, 8, 16, 32, 64)
 NKS = ((2112, 7168), (4096, 7168), (7168, 2048), (24576, 1536), (7168, 16384))
-
-
-def row_major(sa: torch.Tensor, row: int) -> torch.Tensor:
-    m, kb = sa.shape
-    buf = torch.zeros(m, row, device=sa.device)
-    buf[:, :kb] = sa
-    return buf[:, :kb]
 
 
 def main() -> int:
@@ -38,8 +31,8 @@ def main() -> int:
         for m in MS:
             p = random_fp8_problem(m, n, k, "cuda", seed=m + n + k)
             kb = p["sa"].shape[1]
-            aligned = row_major(p["sa"], -(-kb // 4) * 4)
-            odd = row_major(p["sa"], kb + 1 if (kb + 1) % 4 else kb + 2)
+            aligned = row_major_sa(p["sa"])
+            odd = row_major_sa(p["sa"], kb + 1 if (kb + 1) % 4 else kb + 2)
             if m == 1:  # one row: any stride reads in place; a column view forces the copy
                 odd = torch.as_strided(torch.zeros(2 * kb, device="cuda"), (1, kb), (kb, 2))
                 odd.copy_(p["sa"])

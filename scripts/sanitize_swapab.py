@@ -16,17 +16,9 @@ import torch
 sys.path.insert(0, "python")
 import fp8gemm  # noqa: E402
 from fp8gemm import _native  # noqa: E402
-from fp8gemm.testing import calc_diff, random_fp8_problem, reference_gemm_nt  # noqa: E402
+from fp8gemm.testing import calc_diff, random_fp8_problem, reference_gemm_nt, row_major_sa  # noqa: E402
 
 SHAPES = [(1, 136, 112), (33, 200, 2064), (64, 136, 576)]
-
-
-def row_major(sa: torch.Tensor) -> torch.Tensor:
-    """The scales as row-major [M, Kb], rows padded to 4 floats (what the sa=row configs read)."""
-    m, kb = sa.shape
-    buf = torch.zeros(m, -(-kb // 4) * 4, device=sa.device)
-    buf[:, :kb] = sa
-    return buf[:, :kb]
 
 
 def main() -> int:
@@ -37,7 +29,7 @@ def main() -> int:
         p = random_fp8_problem(*shape, "cuda", seed=sum(shape))
         args = (p["a"], p["sa"], p["b"], p["sb"])
         ref = reference_gemm_nt(*args)
-        row_args = (p["a"], row_major(p["sa"]), p["b"], p["sb"])
+        row_args = (p["a"], row_major_sa(p["sa"]), p["b"], p["sb"])
         for i, line in enumerate(lines):
             if "sa=row" in line and p["sa"].shape[1] < 4:
                 continue  # row-major scales are read in place from 4 K blocks on

@@ -18,7 +18,7 @@ from shapes import shape_id
 
 import fp8gemm
 from fp8gemm import _native
-from fp8gemm.testing import calc_diff, random_fp8_problem, reference_gemm_nt
+from fp8gemm.testing import calc_diff, random_fp8_problem, reference_gemm_nt, row_major_sa
 
 pytestmark = [pytest.mark.gpu, requires_hopper]
 
@@ -94,11 +94,7 @@ def _relayouts() -> int:
 
 def _row_major_sa(sa: torch.Tensor, pad_to: int = 4) -> torch.Tensor:
     """The same scales as row-major [M, Kb], rows padded to a multiple of `pad_to` floats."""
-    m, kb = sa.shape
-    row = -(-kb // pad_to) * pad_to
-    buf = torch.full((m, row), float("nan"), device=sa.device)
-    buf[:, :kb] = sa
-    return buf[:, :kb]
+    return row_major_sa(sa, -(-sa.shape[1] // pad_to) * pad_to)
 
 
 def _forced_ids() -> list[tuple[int, int]]:
@@ -247,12 +243,12 @@ def test_swapab_bitwise_deterministic(shape: tuple[int, int, int], out_dtype: to
             assert torch.equal(fp8gemm.gemm_nt(*_args(p), out_dtype=out_dtype), split8)
 
 
-@pytest.mark.parametrize("shape", [(4, 2112, 7168), (33, 200, 4112)], ids=shape_id)
-def test_swapab_cuda_graph_replay_sees_new_data(shape: tuple[int, int, int]) -> None:
-    _assert_swap(shape)
-    first, second = _problem(shape, salt=3), _problem(shape, salt=4)
-    a, sa, b, sb = (t.clone() for t in _args(first))
-    sa = fp8gemm.get_col_major_tma_aligned_tensor(sa)
+def _check_graph_replay_sees_new_data(shape: tuple[int, int, int], salt: int, sa_layout) -> None:
+    """Capture gemm_nt_out with the scales in `sa_layout(sa)`, refill every input in place,
+    replay: the result is the new problem's."""
+    first, second = _problem(shape, salt=salt), _problem(shape, salt=salt + 1)
+    a, b, sb = (first[key].clone() for key in ("a", "b", "sb"))
+    sa = sa_layout(first["sa"])
     out = torch.empty(shape[:2], dtype=torch.bfloat16, device="cuda")
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
@@ -268,6 +264,12 @@ def test_swapab_cuda_graph_replay_sees_new_data(shape: tuple[int, int, int]) -> 
     graph.replay()
     torch.cuda.synchronize()
     _check_close(out, reference_gemm_nt(*_args(second)))
+
+
+@pytest.mark.parametrize("shape", [(4, 2112, 7168), (33, 200, 4112)], ids=shape_id)
+def test_swapab_cuda_graph_replay_sees_new_data(shape: tuple[int, int, int]) -> None:
+    _assert_swap(shape)
+    _check_graph_replay_sees_new_data(shape, 3, fp8gemm.get_col_major_tma_aligned_tensor)
 
 
 @pytest.mark.parametrize("layout", ["sa_row_major", "sa_col_major_unpadded", "sa_strided_view"])
@@ -382,19 +384,4 @@ def test_swapab_reads_row_major_sa_in_place(shape: tuple[int, int, int], out_dty
 
 
 def test_swapab_row_major_sa_in_a_cuda_graph() -> None:
-    shape = (4, 2112, 7168)
-    first, second = _problem(shape, salt=5), _problem(shape, salt=6)
-    a, b, sb = (first[key].clone() for key in ("a", "b", "sb"))
-    sa = _row_major_sa(first["sa"])
-    out = torch.empty(shape[:2], dtype=torch.bfloat16, device="cuda")
-    fp8gemm.gemm_nt_out(a, sa, b, sb, out)  # warm up outside the capture
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fp8gemm.gemm_nt_out(a, sa, b, sb, out)
-    for dst, src in zip((a, sa, b, sb), _args(second)):
-        dst.copy_(src)
-    out.fill_(float("nan"))
-    graph.replay()
-    torch.cuda.synchronize()
-    _check_close(out, reference_gemm_nt(*_args(second)))
+    _check_graph_replay_sees_new_data((4, 2112, 7168), 5, _row_major_sa)

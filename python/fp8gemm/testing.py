@@ -21,6 +21,7 @@ __all__ = [
     "random_fp8_activations",
     "random_fp8_weights",
     "contiguous_m_indices",
+    "row_major_sa",
     "bench_kernel",
     "host_cost_us",
 ]
@@ -197,6 +198,19 @@ def contiguous_m_indices(sizes: list[int], alignment: int = 128, device: str | t
         parts.append(part)
     flat = torch.cat(parts) if parts else torch.empty(0, dtype=torch.int32)
     return flat.to(device)
+
+
+def row_major_sa(sa: torch.Tensor, row_stride: int | None = None) -> torch.Tensor:
+    """The same `[M, Kb]` scales as a row-major view whose rows are `row_stride` floats apart
+    (default: Kb rounded up to 4, 16-byte-aligned rows, what the swap-AB kernels read in
+    place); the padding between rows is NaN, so a kernel that reads it fails loudly."""
+    m, kb = sa.shape
+    stride = -(-kb // 4) * 4 if row_stride is None else row_stride
+    if stride < kb:
+        raise ValueError(f"row_major_sa: row_stride must be >= Kb = {kb}, got {stride}")
+    buf = torch.full((m, stride), float("nan"), dtype=sa.dtype, device=sa.device)
+    buf[:, :kb] = sa
+    return buf[:, :kb]
 
 
 def _flush_buffer(device: torch.device) -> torch.Tensor:
