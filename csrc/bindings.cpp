@@ -69,6 +69,16 @@ long long g_count = 0;
 }  // namespace fp8gemm::trace
 #endif
 
+namespace {
+// One line per entry of a kernel table: `prefix` and the config's description.
+template <typename Entry, typename Describe>
+std::string grid_text(const Entry* table, int count, const char* prefix, Describe describe) {
+  std::string s;
+  for (int i = 0; i < count; ++i) s += prefix + describe(table[i].config) + "\n";
+  return s;
+}
+}  // namespace
+
 extern "C" {
 
 // The config the dispatcher would use. kind: an op name (with or without _out). m: rows of
@@ -175,12 +185,9 @@ __attribute__((visibility("default"))) int fp8gemm_num_kernels() { return fp8gem
 __attribute__((visibility("default"))) void fp8gemm_force_wgrad_kernel(int index) { fp8gemm::force_kernel_wgrad(index); }
 __attribute__((visibility("default"))) int fp8gemm_num_wgrad_kernels() { return fp8gemm::kNumKernelsWgrad; }
 __attribute__((visibility("default"))) const char* fp8gemm_wgrad_kernel_grid() {
-  static const std::string text = [] {
-    std::string s;
-    for (int i = 0; i < fp8gemm::kNumKernelsWgrad; ++i)
-      s += "wgrad_1d1d " + fp8gemm::describe_wgrad(fp8gemm::kKernelsWgrad[i].config) + "\n";
-    return s;
-  }();
+  static const std::string text =
+      grid_text(fp8gemm::kKernelsWgrad, fp8gemm::kNumKernelsWgrad, "wgrad_1d1d ",
+                [](const fp8gemm::WgradConfig& c) { return fp8gemm::describe_wgrad(c); });
   return text.c_str();
 }
 
@@ -196,11 +203,9 @@ __attribute__((visibility("default"))) int fp8gemm_num_swapab_kernels() { return
 // How many times (process-wide) an op copied activation scales into the canonical layout.
 __attribute__((visibility("default"))) long long fp8gemm_num_sa_relayouts() { return fp8gemm::num_sa_relayouts(); }
 __attribute__((visibility("default"))) const char* fp8gemm_swapab_grid() {
-  static const std::string text = [] {
-    std::string s;
-    for (int i = 0; i < fp8gemm::kNumKernelsSwapAb; ++i) s += fp8gemm::describe(fp8gemm::kKernelsSwapAb[i].config) + "\n";
-    return s;
-  }();
+  static const std::string text =
+      grid_text(fp8gemm::kKernelsSwapAb, fp8gemm::kNumKernelsSwapAb, "",
+                [](const fp8gemm::SwapAbConfig& c) { return fp8gemm::describe(c); });
   return text.c_str();
 }
 
@@ -219,12 +224,9 @@ __attribute__((visibility("default"))) long long fp8gemm_host_trace(long long* s
 
 // One line per compiled kernel config.
 __attribute__((visibility("default"))) const char* fp8gemm_kernel_grid() {
-  static const std::string text = [] {
-    std::string s;
-    for (int i = 0; i < fp8gemm::kNumKernels1D2D; ++i)
-      s += "gemm_1d2d " + fp8gemm::describe(fp8gemm::kKernels1D2D[i].config) + "\n";
-    return s;
-  }();
+  static const std::string text =
+      grid_text(fp8gemm::kKernels1D2D, fp8gemm::kNumKernels1D2D, "gemm_1d2d ",
+                [](const fp8gemm::KernelConfig& c) { return fp8gemm::describe(c); });
   return text.c_str();
 }
 

@@ -11,6 +11,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 import fp8gemm
 from fp8gemm import _native
 from gpu_utils import hopper_skip_reason
+from mutations import put
 
 pytestmark = pytest.mark.skipif(not _native.is_loaded(), reason=f"native library not loaded: {_native.load_error}")
 
@@ -29,44 +30,36 @@ def valid(dev):
     )
 
 
-def _set(**changes):
-    def mutate(args, dev):
-        for key, fn in changes.items():
-            args[key] = fn(args, dev)
-        return args
-
-    return mutate
-
 
 # (case id, mutation, the op(s) it applies to, a fragment the message must contain)
 CASES = [
-    ("a_dtype", _set(a=lambda x, d: x["a"].to(torch.bfloat16)), "both", "a must be float8_e4m3fn, got bfloat16"),
-    ("b_dtype", _set(b=lambda x, d: x["b"].view(torch.int8)), "both", "b must be float8_e4m3fn"),
-    ("a_rank", _set(a=lambda x, d: x["a"].view(1, M, K)), "both", "a must be 2-D [rows, K], got 3-D"),
-    ("b_rank", _set(b=lambda x, d: x["b"].view(-1)), "both", "b must be 2-D"),
-    ("k_mismatch", _set(b=lambda x, d: torch.zeros(N, K - 128, dtype=FP8, device=d)), "both",
+    ("a_dtype", put(a=lambda x, d: x["a"].to(torch.bfloat16)), "both", "a must be float8_e4m3fn, got bfloat16"),
+    ("b_dtype", put(b=lambda x, d: x["b"].view(torch.int8)), "both", "b must be float8_e4m3fn"),
+    ("a_rank", put(a=lambda x, d: x["a"].view(1, M, K)), "both", "a must be 2-D [rows, K], got 3-D"),
+    ("b_rank", put(b=lambda x, d: x["b"].view(-1)), "both", "b must be 2-D"),
+    ("k_mismatch", put(b=lambda x, d: torch.zeros(N, K - 128, dtype=FP8, device=d)), "both",
      "b must be [N, K] with the K of a (384)"),
-    ("k_not_16", _set(a=lambda x, d: torch.zeros(M, 120, dtype=FP8, device=d)[:, :104]), "both",
+    ("k_not_16", put(a=lambda x, d: torch.zeros(M, 120, dtype=FP8, device=d)[:, :104]), "both",
      "K must be a multiple of 16"),
-    ("n_not_8", _set(b=lambda x, d: torch.zeros(252, K, dtype=FP8, device=d)), "both",
+    ("n_not_8", put(b=lambda x, d: torch.zeros(252, K, dtype=FP8, device=d)), "both",
      "N must be a multiple of 8, got N = 252"),
-    ("a_not_k_contig", _set(a=lambda x, d: torch.zeros(K, M, dtype=FP8, device=d).t()), "both",
+    ("a_not_k_contig", put(a=lambda x, d: torch.zeros(K, M, dtype=FP8, device=d).t()), "both",
      "a must be contiguous along K"),
-    ("a_row_stride", _set(a=lambda x, d: torch.zeros(M, K + 8, dtype=FP8, device=d)[:, :K]), "both",
+    ("a_row_stride", put(a=lambda x, d: torch.zeros(M, K + 8, dtype=FP8, device=d)[:, :K]), "both",
      "a rows must be 16-byte aligned"),
-    ("sa_dtype", _set(sa=lambda x, d: x["sa"].double()), "both", "sa must be float32, got float64"),
-    ("sa_shape", _set(sa=lambda x, d: torch.ones(M, 2, device=d)), "both",
+    ("sa_dtype", put(sa=lambda x, d: x["sa"].double()), "both", "sa must be float32, got float64"),
+    ("sa_shape", put(sa=lambda x, d: torch.ones(M, 2, device=d)), "both",
      "sa must have shape [M, ceil(K/128)] = [100, 3], got [100, 2]"),
-    ("sb_dtype", _set(sb=lambda x, d: x["sb"].half()), "both", "sb must be float32, got float16"),
-    ("sb_shape", _set(sb=lambda x, d: torch.ones(256, 3, device=d)), "both",
+    ("sb_dtype", put(sb=lambda x, d: x["sb"].half()), "both", "sb must be float32, got float16"),
+    ("sb_shape", put(sb=lambda x, d: torch.ones(256, 3, device=d)), "both",
      "sb must have shape [ceil(N/128), ceil(K/128)] = [2, 3], got [256, 3]"),
-    ("sa_on_cpu", _set(sa=lambda x, d: torch.ones(M, 3)), "both", "sa must be a CUDA tensor"),
+    ("sa_on_cpu", put(sa=lambda x, d: torch.ones(M, 3)), "both", "sa must be a CUDA tensor"),
     ("out_dtype_arg", None, "gemm_nt", "out_dtype must be bfloat16 or float32, got float16"),
-    ("out_shape", _set(out=lambda x, d: torch.zeros(M, N + 8, dtype=torch.bfloat16, device=d)), "gemm_nt_out",
+    ("out_shape", put(out=lambda x, d: torch.zeros(M, N + 8, dtype=torch.bfloat16, device=d)), "gemm_nt_out",
      "out must have shape [M, N] = [100, 256], got [100, 264]"),
-    ("out_dtype", _set(out=lambda x, d: torch.zeros(M, N, dtype=torch.float16, device=d)), "gemm_nt_out",
+    ("out_dtype", put(out=lambda x, d: torch.zeros(M, N, dtype=torch.float16, device=d)), "gemm_nt_out",
      "out must be bfloat16 or float32, got float16"),
-    ("out_noncontig", _set(out=lambda x, d: torch.zeros(N, M, dtype=torch.bfloat16, device=d).t()), "gemm_nt_out",
+    ("out_noncontig", put(out=lambda x, d: torch.zeros(N, M, dtype=torch.bfloat16, device=d).t()), "gemm_nt_out",
      "out must be contiguous"),
     ("accumulate_bf16", None, "accumulate", "accumulate=True needs a float32 out, got bfloat16"),
 ]

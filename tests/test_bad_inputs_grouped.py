@@ -10,6 +10,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 import fp8gemm
 from fp8gemm import _native
 from gpu_utils import hopper_skip_reason
+from mutations import put
 
 pytestmark = pytest.mark.skipif(not _native.is_loaded(), reason=f"native library not loaded: {_native.load_error}")
 
@@ -51,65 +52,57 @@ FLAT = ("contiguous", "contiguous_out", "offset", "offset_out")
 MASKED = ("masked", "masked_out")
 
 
-def _set(**changes):
-    def mutate(x, d):
-        for key, fn in changes.items():
-            x[key] = fn(x, d)
-        return x
-
-    return mutate
-
 
 # (case id, mutation, ops it applies to, a fragment the message must contain)
 CASES = [
-    ("b_rank", _set(b=lambda x, d: torch.zeros(N, K, dtype=FP8, device=d)), ALL, "b must be 3-D [G, rows, K], got 2-D"),
-    ("b_dtype", _set(b=lambda x, d: x["b"].view(torch.int8)), ALL, "b must be float8_e4m3fn, got another dtype"),
-    ("b_k_mismatch", _set(b=lambda x, d: torch.zeros(G, N, 256, dtype=FP8, device=d)), ALL,
+    ("b_rank", put(b=lambda x, d: torch.zeros(N, K, dtype=FP8, device=d)), ALL, "b must be 3-D [G, rows, K], got 2-D"),
+    ("b_dtype", put(b=lambda x, d: x["b"].view(torch.int8)), ALL, "b must be float8_e4m3fn, got another dtype"),
+    ("b_k_mismatch", put(b=lambda x, d: torch.zeros(G, N, 256, dtype=FP8, device=d)), ALL,
      "b must be [G, N, K] with the K of a (384)"),
-    ("b_gaps", _set(b=lambda x, d: torch.zeros(G, N + 16, K, dtype=FP8, device=d)[:, :N]), ALL,
+    ("b_gaps", put(b=lambda x, d: torch.zeros(G, N + 16, K, dtype=FP8, device=d)[:, :N]), ALL,
      "b groups must be stacked without gaps"),
-    ("n_not_8", _set(b=lambda x, d: torch.zeros(G, 252, K, dtype=FP8, device=d)), ALL, "N must be a multiple of 8"),
-    ("a_dtype", _set(a=lambda x, d: x["a"].to(torch.bfloat16)), FLAT, "a must be float8_e4m3fn, got bfloat16"),
-    ("a_rank", _set(a=lambda x, d: x["a"].view(1, M, K)), FLAT, "a must be 2-D [rows, K], got 3-D"),
-    ("k_not_16", _set(a=lambda x, d: torch.zeros(M, 120, dtype=FP8, device=d)[:, :104]), FLAT,
+    ("n_not_8", put(b=lambda x, d: torch.zeros(G, 252, K, dtype=FP8, device=d)), ALL, "N must be a multiple of 8"),
+    ("a_dtype", put(a=lambda x, d: x["a"].to(torch.bfloat16)), FLAT, "a must be float8_e4m3fn, got bfloat16"),
+    ("a_rank", put(a=lambda x, d: x["a"].view(1, M, K)), FLAT, "a must be 2-D [rows, K], got 3-D"),
+    ("k_not_16", put(a=lambda x, d: torch.zeros(M, 120, dtype=FP8, device=d)[:, :104]), FLAT,
      "K must be a multiple of 16"),
-    ("sa_shape", _set(sa=lambda x, d: torch.ones(M, 2, device=d)), FLAT,
+    ("sa_shape", put(sa=lambda x, d: torch.ones(M, 2, device=d)), FLAT,
      "sa must have shape [M, ceil(K/128)] = [256, 3], got [256, 2]"),
-    ("sa_dtype", _set(sa=lambda x, d: x["sa"].double()), FLAT, "sa must be float32, got float64"),
-    ("sb_shape", _set(sb=lambda x, d: torch.ones(2, KB, device=d)), ALL,
+    ("sa_dtype", put(sa=lambda x, d: x["sa"].double()), FLAT, "sa must be float32, got float64"),
+    ("sb_shape", put(sb=lambda x, d: torch.ones(2, KB, device=d)), ALL,
      "sb must have shape [G, ceil(N/128), ceil(K/128)] = [3, 2, 3], got [2, 3]"),
-    ("sb_on_cpu", _set(sb=lambda x, d: torch.ones(G, 2, KB)), ALL, "sb must be a CUDA tensor"),
-    ("m_indices_dtype", _set(m_indices=lambda x, d: x["m_indices"].long()), ("contiguous", "contiguous_out"),
+    ("sb_on_cpu", put(sb=lambda x, d: torch.ones(G, 2, KB)), ALL, "sb must be a CUDA tensor"),
+    ("m_indices_dtype", put(m_indices=lambda x, d: x["m_indices"].long()), ("contiguous", "contiguous_out"),
      "m_indices must be int32, got int64"),
-    ("m_indices_shape", _set(m_indices=lambda x, d: torch.zeros(M - 1, dtype=torch.int32, device=d)),
+    ("m_indices_shape", put(m_indices=lambda x, d: torch.zeros(M - 1, dtype=torch.int32, device=d)),
      ("contiguous", "contiguous_out"), "m_indices must have shape [M] = [256], got [255]"),
-    ("m_indices_on_cpu", _set(m_indices=lambda x, d: torch.zeros(M, dtype=torch.int32)),
+    ("m_indices_on_cpu", put(m_indices=lambda x, d: torch.zeros(M, dtype=torch.int32)),
      ("contiguous", "contiguous_out"), "m_indices must be a CUDA tensor"),
-    ("m_indices_strided", _set(m_indices=lambda x, d: torch.zeros(2 * M, dtype=torch.int32, device=d)[::2]),
+    ("m_indices_strided", put(m_indices=lambda x, d: torch.zeros(2 * M, dtype=torch.int32, device=d)[::2]),
      ("contiguous", "contiguous_out"), "m_indices must be contiguous"),
-    ("a3_rank", _set(a3=lambda x, d: torch.zeros(MMAX, K, dtype=FP8, device=d)), MASKED,
+    ("a3_rank", put(a3=lambda x, d: torch.zeros(MMAX, K, dtype=FP8, device=d)), MASKED,
      "a must be 3-D [G, rows, K], got 2-D"),
-    ("a3_groups", _set(a3=lambda x, d: torch.zeros(G + 1, MMAX, K, dtype=FP8, device=d)), MASKED,
+    ("a3_groups", put(a3=lambda x, d: torch.zeros(G + 1, MMAX, K, dtype=FP8, device=d)), MASKED,
      "a must be [G, Mmax, K] with the G of b (3)"),
-    ("sa3_shape", _set(sa3=lambda x, d: torch.ones(G, MMAX, 2, device=d)), MASKED,
+    ("sa3_shape", put(sa3=lambda x, d: torch.ones(G, MMAX, 2, device=d)), MASKED,
      "sa must have shape [G, Mmax, ceil(K/128)] = [3, 40, 3], got [3, 40, 2]"),
-    ("masked_m_dtype", _set(masked_m=lambda x, d: x["masked_m"].long()), MASKED, "masked_m must be int32, got int64"),
-    ("masked_m_shape", _set(masked_m=lambda x, d: torch.zeros(G + 1, dtype=torch.int32, device=d)), MASKED,
+    ("masked_m_dtype", put(masked_m=lambda x, d: x["masked_m"].long()), MASKED, "masked_m must be int32, got int64"),
+    ("masked_m_shape", put(masked_m=lambda x, d: torch.zeros(G + 1, dtype=torch.int32, device=d)), MASKED,
      "masked_m must have shape [G] = [3], got [4]"),
-    ("offsets_dtype", _set(offsets=lambda x, d: x["offsets"].float()), ("offset", "offset_out"),
+    ("offsets_dtype", put(offsets=lambda x, d: x["offsets"].float()), ("offset", "offset_out"),
      "offsets must be int32 or int64, got float32"),
-    ("offsets_shape", _set(offsets=lambda x, d: torch.zeros(G, dtype=torch.int32, device=d)), ("offset", "offset_out"),
+    ("offsets_shape", put(offsets=lambda x, d: torch.zeros(G, dtype=torch.int32, device=d)), ("offset", "offset_out"),
      "offsets must have shape [G + 1] = [4], got [3]"),
-    ("too_many_groups", _set(b=lambda x, d: torch.zeros(1025, 16, K, dtype=FP8, device=d),
+    ("too_many_groups", put(b=lambda x, d: torch.zeros(1025, 16, K, dtype=FP8, device=d),
                              sb=lambda x, d: torch.ones(1025, 1, KB, device=d)), ("offset", "offset_out"),
      "at most 1024 groups are supported, got G = 1025"),
-    ("out_dtype", _set(out=lambda x, d: torch.zeros(M, N, device=d)), ("contiguous_out", "offset_out"),
+    ("out_dtype", put(out=lambda x, d: torch.zeros(M, N, device=d)), ("contiguous_out", "offset_out"),
      "out must be bfloat16, got float32"),
-    ("out_shape", _set(out=lambda x, d: torch.zeros(M, N + 8, dtype=torch.bfloat16, device=d)),
+    ("out_shape", put(out=lambda x, d: torch.zeros(M, N + 8, dtype=torch.bfloat16, device=d)),
      ("contiguous_out", "offset_out"), "out must have shape [M, N] = [256, 256], got [256, 264]"),
-    ("out3_shape", _set(out3=lambda x, d: torch.zeros(G, MMAX + 1, N, dtype=torch.bfloat16, device=d)),
+    ("out3_shape", put(out3=lambda x, d: torch.zeros(G, MMAX + 1, N, dtype=torch.bfloat16, device=d)),
      ("masked_out",), "out must have shape [G, Mmax, N] = [3, 40, 256], got [3, 41, 256]"),
-    ("out_noncontig", _set(out=lambda x, d: torch.zeros(N, M, dtype=torch.bfloat16, device=d).t()),
+    ("out_noncontig", put(out=lambda x, d: torch.zeros(N, M, dtype=torch.bfloat16, device=d).t()),
      ("contiguous_out", "offset_out"), "out must be contiguous"),
 ]
 

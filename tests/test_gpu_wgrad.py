@@ -20,7 +20,13 @@ from gpu_utils import assert_schema_respected, requires_hopper
 import fp8gemm
 from fp8gemm import _native
 from fp8gemm.quant import k_grouped_cast_to_fp8, per_token_cast_to_fp8
-from fp8gemm.testing import calc_diff, random_wgrad_operand, reference_gemm_nt, reference_k_grouped_wgrad
+from fp8gemm.testing import (
+    calc_diff,
+    k_grouped_operands,
+    random_wgrad_operand,
+    reference_gemm_nt,
+    reference_k_grouped_wgrad,
+)
 from fp8gemm.utils import ceil_div
 
 pytestmark = [pytest.mark.gpu, requires_hopper]
@@ -189,18 +195,11 @@ def test_k_grouped_matches_dense_per_group() -> None:
     m, n, ks = 256, 384, [1024, 1008, 0, 128, 16]
     a, sa, b, sb = _k_grouped(m, n, ks, 7)
     out = fp8gemm.k_grouped_wgrad_gemm_nt(a, sa, b, sb, ks)
-    off = kb = 0
-    for g, k in enumerate(ks):
-        kbn = ceil_div(k, 128)
-        if k:
-            a_g = a[m * off : m * (off + k)].view(m, k)
-            b_g = b[n * off : n * (off + k)].view(n, k)
-            dense = fp8gemm.wgrad_gemm_nt(a_g, sa[kb : kb + kbn].t(), b_g, sb[kb : kb + kbn].t())
-            assert torch.equal(out[g], dense), f"group {g}"
+    for g, group in enumerate(k_grouped_operands(a, sa, b, sb, ks)):
+        if group is not None:
+            assert torch.equal(out[g], fp8gemm.wgrad_gemm_nt(*group)), f"group {g}"
         else:
             assert (out[g] == 0).all()
-        off += k
-        kb += kbn
 
 
 def test_k_grouped_every_config() -> None:

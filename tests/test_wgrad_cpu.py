@@ -11,6 +11,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 import fp8gemm
 from fp8gemm import _native
 from gpu_utils import hopper_skip_reason
+from mutations import put
 
 pytestmark = pytest.mark.skipif(not _native.is_loaded(), reason=f"native library not loaded: {_native.load_error}")
 
@@ -155,70 +156,62 @@ DENSE = ("wgrad_gemm_nt", "wgrad_gemm_nt_out")
 KG = ("k_grouped_wgrad_gemm_nt", "k_grouped_wgrad_gemm_nt_out")
 
 
-def _set(**changes):
-    def mutate(x, d):
-        for key, fn in changes.items():
-            x[key] = fn(x, d)
-        return x
-
-    return mutate
-
 
 CASES = [
     # dense
-    ("a_dtype", _set(a=lambda x, d: x["a"].to(torch.bfloat16)), DENSE, "a must be float8_e4m3fn, got bfloat16"),
-    ("a_rank", _set(a=lambda x, d: x["a"].view(1, M, K)), DENSE, "a must be 2-D [rows, K], got 3-D"),
-    ("a_on_cpu", _set(a=lambda x, d: torch.zeros(M, K, dtype=FP8)), DENSE, "a must be a CUDA tensor"),
-    ("k_not_16", _set(a=lambda x, d: torch.zeros(M, 120, dtype=FP8, device=d)[:, :104]), DENSE,
+    ("a_dtype", put(a=lambda x, d: x["a"].to(torch.bfloat16)), DENSE, "a must be float8_e4m3fn, got bfloat16"),
+    ("a_rank", put(a=lambda x, d: x["a"].view(1, M, K)), DENSE, "a must be 2-D [rows, K], got 3-D"),
+    ("a_on_cpu", put(a=lambda x, d: torch.zeros(M, K, dtype=FP8)), DENSE, "a must be a CUDA tensor"),
+    ("k_not_16", put(a=lambda x, d: torch.zeros(M, 120, dtype=FP8, device=d)[:, :104]), DENSE,
      "K must be a multiple of 16"),
-    ("a_k_strided", _set(a=lambda x, d: torch.zeros(K, M, dtype=FP8, device=d).t()), DENSE,
+    ("a_k_strided", put(a=lambda x, d: torch.zeros(K, M, dtype=FP8, device=d).t()), DENSE,
      "a must be contiguous along K"),
-    ("b_k_mismatch", _set(b=lambda x, d: torch.zeros(N, 256, dtype=FP8, device=d)), DENSE,
+    ("b_k_mismatch", put(b=lambda x, d: torch.zeros(N, 256, dtype=FP8, device=d)), DENSE,
      "b must be [N, K] with the K of a (384)"),
-    ("n_not_8", _set(b=lambda x, d: torch.zeros(132, K, dtype=FP8, device=d)), DENSE, "N must be a multiple of 8"),
-    ("sa_shape", _set(sa=lambda x, d: torch.ones(M, 2, device=d)), DENSE,
+    ("n_not_8", put(b=lambda x, d: torch.zeros(132, K, dtype=FP8, device=d)), DENSE, "N must be a multiple of 8"),
+    ("sa_shape", put(sa=lambda x, d: torch.ones(M, 2, device=d)), DENSE,
      "sa must have shape [M, ceil(K/128)] = [96, 3], got [96, 2]"),
-    ("sa_dtype", _set(sa=lambda x, d: x["sa"].double()), DENSE, "sa must be float32, got float64"),
-    ("sb_128x128", _set(sb=lambda x, d: torch.ones(2, KB, device=d)), DENSE,
+    ("sa_dtype", put(sa=lambda x, d: x["sa"].double()), DENSE, "sa must be float32, got float64"),
+    ("sb_128x128", put(sb=lambda x, d: torch.ones(2, KB, device=d)), DENSE,
      "sb must have shape [N, ceil(K/128)] = [136, 3], got [2, 3]"),
-    ("sb_on_cpu", _set(sb=lambda x, d: torch.ones(N, KB)), DENSE, "sb must be a CUDA tensor"),
-    ("out_bf16", _set(out=lambda x, d: torch.zeros(M, N, dtype=torch.bfloat16, device=d)), ("wgrad_gemm_nt_out",),
+    ("sb_on_cpu", put(sb=lambda x, d: torch.ones(N, KB)), DENSE, "sb must be a CUDA tensor"),
+    ("out_bf16", put(out=lambda x, d: torch.zeros(M, N, dtype=torch.bfloat16, device=d)), ("wgrad_gemm_nt_out",),
      "out must be float32, got bfloat16"),
-    ("out_shape", _set(out=lambda x, d: torch.zeros(M, N + 8, device=d)), ("wgrad_gemm_nt_out",),
+    ("out_shape", put(out=lambda x, d: torch.zeros(M, N + 8, device=d)), ("wgrad_gemm_nt_out",),
      "out must have shape [M, N] = [96, 136], got [96, 144]"),
-    ("out_noncontig", _set(out=lambda x, d: torch.zeros(N, M, device=d).t()), ("wgrad_gemm_nt_out",),
+    ("out_noncontig", put(out=lambda x, d: torch.zeros(N, M, device=d).t()), ("wgrad_gemm_nt_out",),
      "out must be contiguous"),
     # k-grouped
-    ("ka_rank", _set(ka=lambda x, d: x["ka"].view(M, -1)), KG, "a must be 1-D (the groups' row-major [M, K_g] blocks"),
-    ("kb_dtype", _set(kb=lambda x, d: x["kb"].view(torch.uint8)), KG, "b must be float8_e4m3fn, got another dtype"),
-    ("ka_strided", _set(ka=lambda x, d: torch.zeros(2 * M * 384, dtype=FP8, device=d)[::2]), KG,
+    ("ka_rank", put(ka=lambda x, d: x["ka"].view(M, -1)), KG, "a must be 1-D (the groups' row-major [M, K_g] blocks"),
+    ("kb_dtype", put(kb=lambda x, d: x["kb"].view(torch.uint8)), KG, "b must be float8_e4m3fn, got another dtype"),
+    ("ka_strided", put(ka=lambda x, d: torch.zeros(2 * M * 384, dtype=FP8, device=d)[::2]), KG,
      "a must be contiguous"),
-    ("ka_numel", _set(ka=lambda x, d: torch.zeros(M * 384 + 16, dtype=FP8, device=d)), KG,
+    ("ka_numel", put(ka=lambda x, d: torch.zeros(M * 384 + 16, dtype=FP8, device=d)), KG,
      "a must hold M * sum(ks) elements, a multiple of M = 96"),
-    ("kb_numel", _set(kb=lambda x, d: torch.zeros(N * 400, dtype=FP8, device=d)), KG,
+    ("kb_numel", put(kb=lambda x, d: torch.zeros(N * 400, dtype=FP8, device=d)), KG,
      "b must hold N * sum(ks) = 136 * 384 = 52224 elements"),
-    ("ksa_rank", _set(ksa=lambda x, d: torch.ones(3, M, 1, device=d)), KG, "sa must be 2-D [sum_g ceil(K_g/128), M]"),
-    ("ksa_dtype", _set(ksa=lambda x, d: x["ksa"].half()), KG, "sa must be float32, got float16"),
-    ("ksb_rows", _set(ksb=lambda x, d: torch.ones(4, N, device=d)), KG,
+    ("ksa_rank", put(ksa=lambda x, d: torch.ones(3, M, 1, device=d)), KG, "sa must be 2-D [sum_g ceil(K_g/128), M]"),
+    ("ksa_dtype", put(ksa=lambda x, d: x["ksa"].half()), KG, "sa must be float32, got float16"),
+    ("ksb_rows", put(ksb=lambda x, d: torch.ones(4, N, device=d)), KG,
      "sb must have shape [sum_g ceil(K_g/128), N] with the rows of sa (3), got [4, 136]"),
-    ("ksa_rows", _set(ksa=lambda x, d: torch.ones(30, M, device=d), ksb=lambda x, d: torch.ones(30, N, device=d)), KG,
+    ("ksa_rows", put(ksa=lambda x, d: torch.ones(30, M, device=d), ksb=lambda x, d: torch.ones(30, N, device=d)), KG,
      "sa must have sum_g ceil(K_g/128) rows, between ceil(sum(ks)/128) = 3 and sum(ks)/16 = 24"),
-    ("kn_not_8", _set(ksb=lambda x, d: torch.ones(3, 132, device=d), kb=lambda x, d: torch.zeros(132 * 384, dtype=FP8, device=d)),
+    ("kn_not_8", put(ksb=lambda x, d: torch.ones(3, 132, device=d), kb=lambda x, d: torch.zeros(132 * 384, dtype=FP8, device=d)),
      KG, "N must be a multiple of 8, got N = sb.size(1) = 132"),
-    ("ks_dtype", _set(ks=lambda x, d: x["ks"].long()), KG, "ks must be int32, got int64"),
-    ("ks_rank", _set(ks=lambda x, d: x["ks"].view(1, 3)), KG, "ks must be 1-D [G], got 2-D"),
-    ("ks_on_cpu", _set(ks=lambda x, d: torch.zeros(3, dtype=torch.int32)), KG, "ks must be a CUDA tensor"),
-    ("ks_strided", _set(ks=lambda x, d: torch.zeros(6, dtype=torch.int32, device=d)[::2]), KG, "ks must be contiguous"),
-    ("too_many_groups", _set(ks=lambda x, d: torch.zeros(1025, dtype=torch.int32, device=d)), KG,
+    ("ks_dtype", put(ks=lambda x, d: x["ks"].long()), KG, "ks must be int32, got int64"),
+    ("ks_rank", put(ks=lambda x, d: x["ks"].view(1, 3)), KG, "ks must be 1-D [G], got 2-D"),
+    ("ks_on_cpu", put(ks=lambda x, d: torch.zeros(3, dtype=torch.int32)), KG, "ks must be a CUDA tensor"),
+    ("ks_strided", put(ks=lambda x, d: torch.zeros(6, dtype=torch.int32, device=d)[::2]), KG, "ks must be contiguous"),
+    ("too_many_groups", put(ks=lambda x, d: torch.zeros(1025, dtype=torch.int32, device=d)), KG,
      "at most 1024 groups are supported, got G = 1025"),
-    ("ks_list_not_16", _set(ks=lambda x, d: [256, 8, 120]), KG,
+    ("ks_list_not_16", put(ks=lambda x, d: [256, 8, 120]), KG,
      "every K_g must be a non-negative multiple of 16, got ks[1] = 8"),
-    ("ks_list_negative", _set(ks=lambda x, d: [400, -16, 0]), KG, "got ks[1] = -16"),
-    ("ks_list_sum", _set(ks=lambda x, d: [256, 0, 256]), KG, "a must hold M * sum(ks) = 96 * 512 = 49152 elements"),
-    ("ks_list_rows", _set(ks=lambda x, d: [192, 192, 0]), KG, "sa must have sum_g ceil(K_g/128) = 4 rows"),
-    ("k_out_dtype", _set(out3=lambda x, d: torch.zeros(3, M, N, dtype=torch.bfloat16, device=d)),
+    ("ks_list_negative", put(ks=lambda x, d: [400, -16, 0]), KG, "got ks[1] = -16"),
+    ("ks_list_sum", put(ks=lambda x, d: [256, 0, 256]), KG, "a must hold M * sum(ks) = 96 * 512 = 49152 elements"),
+    ("ks_list_rows", put(ks=lambda x, d: [192, 192, 0]), KG, "sa must have sum_g ceil(K_g/128) = 4 rows"),
+    ("k_out_dtype", put(out3=lambda x, d: torch.zeros(3, M, N, dtype=torch.bfloat16, device=d)),
      ("k_grouped_wgrad_gemm_nt_out",), "out must be float32, got bfloat16"),
-    ("k_out_shape", _set(out3=lambda x, d: torch.zeros(2, M, N, device=d)), ("k_grouped_wgrad_gemm_nt_out",),
+    ("k_out_shape", put(out3=lambda x, d: torch.zeros(2, M, N, device=d)), ("k_grouped_wgrad_gemm_nt_out",),
      "out must have shape [G, M, N] = [3, 96, 136], got [2, 96, 136]"),
 ]
 

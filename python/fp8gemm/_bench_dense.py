@@ -305,25 +305,46 @@ def _fmt(x: float | None, spec: str) -> str:
     return "-".rjust(width) if x is None else format(x, spec)
 
 
+# A report column: (header, format, value). A format starting with < or > formats a plain
+# value (and its header) as is; any other is a measurement's float format, "-" when missing
+# (header right-aligned to its width). value: a row key, or a function of the row.
+Column = tuple[str, str, "str | Callable[[dict[str, Any]], Any]"]
+
+
+def table_lines(groups: list[list[Column]], rows: list[dict[str, Any]]) -> list[str]:
+    """A header, a rule and one line per row: the columns of a group apart by a space, the
+    groups by " | "; rows with an fp8gemm note flagged " !"."""
+
+    def header(title: str, fmt: str) -> str:
+        return format(title, fmt if fmt[0] in "<>" else ">" + fmt.split(".")[0])
+
+    def cell(row: dict[str, Any], fmt: str, value: Any) -> str:
+        v = value(row) if callable(value) else row.get(value)
+        return format(v, fmt) if fmt[0] in "<>" else _fmt(v, fmt)
+
+    head = " | ".join(" ".join(header(t, f) for t, f, _ in g) for g in groups)
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        flag = " !" if "fp8gemm" in r.get("notes", {}) else ""
+        lines.append(" | ".join(" ".join(cell(r, f, v) for _, f, v in g) for g in groups) + flag)
+    return lines
+
+
 def format_table(result: dict[str, Any]) -> str:
     """The human-readable report: one line per shape, then the summary."""
-    head = (
-        f"{'M':>5} {'N':>6} {'K':>6} | {'config':<22} | {'fp8gemm us':>10} {'TFLOPS':>7} {'GB/s':>6} "
-        f"{'% floor':>7} | {'cuBLAS-bw us':>12} {'bf16 us':>8} {'floor us':>8} | {'x bw':>5} {'x bf16':>6} | "
-        f"{'no-swap us':>10} {'read us':>7} {'/read':>5}"
+    lines = table_lines(
+        [
+            [("M", ">5", "m"), ("N", ">6", "n"), ("K", ">6", "k")],
+            [("config", "<22", lambda r: _config_str(r.get("config")))],
+            [("fp8gemm us", "10.1f", "fp8gemm_us"), ("TFLOPS", "7.0f", "tflops"), ("GB/s", "6.0f", "gbps"),
+             ("% floor", "7.0f", "pct_of_floor")],
+            [("cuBLAS-bw us", "12.1f", "cublas_blockwise_us"), ("bf16 us", "8.1f", "bf16_us"),
+             ("floor us", "8.1f", "floor_us")],
+            [("x bw", "5.2f", "speedup_vs_cublas_blockwise"), ("x bf16", "6.2f", "speedup_vs_bf16")],
+            [("no-swap us", "10.1f", "noswap_us"), ("read us", "7.1f", "read_us"), ("/read", "5.2f", "x_read")],
+        ],
+        result["rows"],
     )
-    lines = [head, "-" * len(head)]
-    for r in result["rows"]:
-        flag = " !" if "fp8gemm" in r.get("notes", {}) else ""
-        lines.append(
-            f"{r['m']:>5} {r['n']:>6} {r['k']:>6} | {_config_str(r.get('config')):<22} | "
-            f"{_fmt(r.get('fp8gemm_us'), '10.1f')} {_fmt(r.get('tflops'), '7.0f')} {_fmt(r.get('gbps'), '6.0f')} "
-            f"{_fmt(r.get('pct_of_floor'), '7.0f')} | "
-            f"{_fmt(r.get('cublas_blockwise_us'), '12.1f')} {_fmt(r.get('bf16_us'), '8.1f')} "
-            f"{_fmt(r.get('floor_us'), '8.1f')} | "
-            f"{_fmt(r.get('speedup_vs_cublas_blockwise'), '5.2f')} {_fmt(r.get('speedup_vs_bf16'), '6.2f')} | "
-            f"{_fmt(r.get('noswap_us'), '10.1f')} {_fmt(r.get('read_us'), '7.1f')} {_fmt(r.get('x_read'), '5.2f')}{flag}"
-        )
     for r in result["rows"]:
         for name, note in r.get("notes", {}).items():
             lines.append(f"  note m={r['m']} n={r['n']} k={r['k']} {name}: {note}")

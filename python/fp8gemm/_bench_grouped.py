@@ -25,7 +25,14 @@ from typing import Any, Callable
 
 import torch
 
-from ._bench_dense import _config_str, _fmt, _time_round_robin, add_floor, blockwise_scaled_mm, streaming_read
+from ._bench_dense import (
+    _config_str,
+    _time_round_robin,
+    add_floor,
+    blockwise_scaled_mm,
+    streaming_read,
+    table_lines,
+)
 from .quant import FP8_MAX, dequantize_128x128, dequantize_1x128
 from .testing import calc_diff, contiguous_m_indices, random_fp8_activations, random_fp8_weights, reference_gemm_nt
 from .utils import ceil_div
@@ -263,23 +270,20 @@ def run_grouped(
 
 
 def format_grouped_table(result: dict[str, Any]) -> str:
-    head = (
-        f"{'layout':<10} {'G':>3} {'rows':>5} {'N':>5} {'K':>5} | {'config':<18} | {'us':>8} {'TFLOPS':>6} "
-        f"{'GB/s':>5} {'%floor':>6} | {'bf16':>8} {'fp8row':>8} {'cuBLASx':>8} {'read':>7} | {'x bf16':>6} "
-        f"{'x row':>6} {'x loop':>6} {'/read':>6}"
+    lines = table_lines(
+        [
+            [("layout", "<10", "layout"), ("G", ">3", "g"), ("rows", ">5", "rows_per_group"), ("N", ">5", "n"),
+             ("K", ">5", "k")],
+            [("config", "<18", lambda r: _config_str(r.get("config")))],
+            [("us", "8.1f", "fp8gemm_us"), ("TFLOPS", "6.0f", "tflops"), ("GB/s", "5.0f", "gbps"),
+             ("%floor", "6.0f", "pct_of_floor")],
+            [("bf16", "8.1f", "bf16_grouped_us"), ("fp8row", "8.1f", "fp8_rowwise_grouped_us"),
+             ("cuBLASx", "8.1f", "cublas_loop_us"), ("read", "7.1f", "read_us")],
+            [("x bf16", "6.2f", "speedup_vs_bf16_grouped"), ("x row", "6.2f", "speedup_vs_fp8_rowwise_grouped"),
+             ("x loop", "6.2f", "speedup_vs_cublas_loop"), ("/read", "6.2f", "x_read")],
+        ],
+        result["rows"],
     )
-    lines = [head, "-" * len(head)]
-    for r in result["rows"]:
-        flag = " !" if "fp8gemm" in r.get("notes", {}) else ""
-        lines.append(
-            f"{r['layout']:<10} {r['g']:>3} {r['rows_per_group']:>5} {r['n']:>5} {r['k']:>5} | "
-            f"{_config_str(r.get('config')):<18} | {_fmt(r.get('fp8gemm_us'), '8.1f')} "
-            f"{_fmt(r.get('tflops'), '6.0f')} {_fmt(r.get('gbps'), '5.0f')} {_fmt(r.get('pct_of_floor'), '6.0f')} | "
-            f"{_fmt(r.get('bf16_grouped_us'), '8.1f')} {_fmt(r.get('fp8_rowwise_grouped_us'), '8.1f')} "
-            f"{_fmt(r.get('cublas_loop_us'), '8.1f')} {_fmt(r.get('read_us'), '7.1f')} | "
-            f"{_fmt(r.get('speedup_vs_bf16_grouped'), '6.2f')} {_fmt(r.get('speedup_vs_fp8_rowwise_grouped'), '6.2f')} "
-            f"{_fmt(r.get('speedup_vs_cublas_loop'), '6.2f')} {_fmt(r.get('x_read'), '6.2f')}{flag}"
-        )
     for r in result["rows"]:
         for name, note in r.get("notes", {}).items():
             lines.append(f"  note {r['layout']} G={r['g']} rows={r['rows_per_group']} N={r['n']} K={r['k']} {name}: {note}")

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import torch
 
-from ._bench_dense import _fmt, _time_round_robin
+from ._bench_dense import _fmt, _time_round_robin, table_lines
 from .quant import dequantize_1x128, k_grouped_cast_to_fp8, per_token_cast_to_fp8
 from .testing import calc_diff, random_wgrad_operand, reference_gemm_nt
 from .utils import ceil_div
@@ -180,20 +180,18 @@ def _cfg(cfg: dict | None) -> str:
 
 
 def format_wgrad_table(result: dict[str, Any]) -> str:
-    head = (f"{'kind':<9} {'G':>2} {'M':>6} {'N':>6} {'K':>6} | {'config':<14} | {'us':>8} {'TFLOPS':>6} | "
-            f"{'cuBLAS+add':>10} {'bf16':>8} {'dense K':>8} {'cuBLASx':>8} | {'x pair':>6} {'x bf16':>6} "
-            f"{'x loop':>6} {'/dense':>6}")
-    lines = [head, "-" * len(head)]
-    for r in result["rows"]:
-        flag = " !" if "fp8gemm" in r.get("notes", {}) else ""
-        lines.append(
-            f"{r['kind']:<9} {r['g']:>2} {r['m']:>6} {r['n']:>6} {r['k']:>6} | {_cfg(r.get('config')):<14} | "
-            f"{_fmt(r.get('fp8gemm_us'), '8.1f')} {_fmt(r.get('tflops'), '6.0f')} | "
-            f"{_fmt(r.get('cublas_pair_us'), '10.1f')} {_fmt(r.get('bf16_us'), '8.1f')} "
-            f"{_fmt(r.get('dense_same_k_us'), '8.1f')} {_fmt(r.get('cublas_loop_us'), '8.1f')} | "
-            f"{_fmt(r.get('speedup_vs_cublas_pair'), '6.2f')} {_fmt(r.get('speedup_vs_bf16'), '6.2f')} "
-            f"{_fmt(r.get('speedup_vs_cublas_loop'), '6.2f')} {_fmt(r.get('x_dense_same_k'), '6.2f')}{flag}"
-        )
+    lines = table_lines(
+        [
+            [("kind", "<9", "kind"), ("G", ">2", "g"), ("M", ">6", "m"), ("N", ">6", "n"), ("K", ">6", "k")],
+            [("config", "<14", lambda r: _cfg(r.get("config")))],
+            [("us", "8.1f", "fp8gemm_us"), ("TFLOPS", "6.0f", "tflops")],
+            [("cuBLAS+add", "10.1f", "cublas_pair_us"), ("bf16", "8.1f", "bf16_us"),
+             ("dense K", "8.1f", "dense_same_k_us"), ("cuBLASx", "8.1f", "cublas_loop_us")],
+            [("x pair", "6.2f", "speedup_vs_cublas_pair"), ("x bf16", "6.2f", "speedup_vs_bf16"),
+             ("x loop", "6.2f", "speedup_vs_cublas_loop"), ("/dense", "6.2f", "x_dense_same_k")],
+        ],
+        result["rows"],
+    )
     for r in result["rows"]:
         for name, note in r.get("notes", {}).items():
             lines.append(f"  note {r['kind']} G={r['g']} M={r['m']} N={r['n']} K={r['k']} {name}: {note}")

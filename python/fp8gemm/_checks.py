@@ -173,9 +173,12 @@ def check_index(op: str, arg: str, t: torch.Tensor, a: torch.Tensor, length: int
         _fail(op, f"{arg} must be contiguous, got stride(0) = {t.stride(0)}")
 
 
-def check_grouped_out(op: str, out: torch.Tensor, a: torch.Tensor, want: list, formula: str) -> None:
+def check_typed_out(op: str, out: torch.Tensor, a: torch.Tensor, want: list, formula: str,
+                    dtype: torch.dtype) -> None:
+    """A contiguous `out` of `dtype` and shape `want` on a's device (the grouped ops write
+    bfloat16, the weight-gradient ops float32)."""
     _check_device(op, "out", out, a)
-    _check_dtype(op, "out", out, torch.bfloat16)
+    _check_dtype(op, "out", out, dtype)
     if list(out.shape) != list(want):
         _fail(op, f"out must have shape {formula} = {_shape(want)}, got {_shape(out.shape)}")
     if not out.is_contiguous():
@@ -249,15 +252,6 @@ def check_k_grouped_wgrad(op: str, a: torch.Tensor, sa: torch.Tensor, b: torch.T
         _fail(op, f"sa must have sum_g ceil(K_g/128) rows, between ceil(sum(ks)/128) = {lo} and "
                   f"sum(ks)/16 = {hi} for sum(ks) = {k}, got {rows}")
     return g, m, n, k
-
-
-def check_f32_out(op: str, out: torch.Tensor, a: torch.Tensor, want: list, formula: str) -> None:
-    _check_device(op, "out", out, a)
-    _check_dtype(op, "out", out, torch.float32)
-    if list(out.shape) != list(want):
-        _fail(op, f"out must have shape {formula} = {_shape(want)}, got {_shape(out.shape)}")
-    if not out.is_contiguous():
-        _fail(op, "out must be contiguous")
 
 
 def check_ks_list(op: str, ks: Sequence[int], m: int, a_numel: int, kb_rows: int) -> None:

@@ -54,7 +54,7 @@ def _contiguous_fake(a, sa, b, sb, m_indices):
 def _contiguous_out_fake(a, sa, b, sb, m_indices, out):
     op = "m_grouped_gemm_nt_contiguous_out"
     m, n = _contiguous(op, a, sa, b, sb, m_indices)
-    _checks.check_grouped_out(op, out, a, [m, n], "[M, N]")
+    _checks.check_typed_out(op, out, a, [m, n], "[M, N]", torch.bfloat16)
 
 
 @torch.library.register_fake("fp8gemm::m_grouped_gemm_nt_masked")
@@ -67,7 +67,7 @@ def _masked_fake(a, sa, b, sb, masked_m, expected_m: int = 0):
 def _masked_out_fake(a, sa, b, sb, masked_m, out, expected_m: int = 0):
     op = "m_grouped_gemm_nt_masked_out"
     g, mmax, n = _masked(op, a, sa, b, sb, masked_m)
-    _checks.check_grouped_out(op, out, a, [g, mmax, n], "[G, Mmax, N]")
+    _checks.check_typed_out(op, out, a, [g, mmax, n], "[G, Mmax, N]", torch.bfloat16)
 
 
 @torch.library.register_fake("fp8gemm::m_grouped_gemm_nt_offset")
@@ -80,7 +80,7 @@ def _offset_fake(a, sa, b, sb, offsets, expected_m: int = 0):
 def _offset_out_fake(a, sa, b, sb, offsets, out, expected_m: int = 0):
     op = "m_grouped_gemm_nt_offset_out"
     m, n = _offset(op, a, sa, b, sb, offsets)
-    _checks.check_grouped_out(op, out, a, [m, n], "[M, N]")
+    _checks.check_typed_out(op, out, a, [m, n], "[M, N]", torch.bfloat16)
 
 
 @torch.library.register_fake("fp8gemm::wgrad_gemm_nt")
@@ -93,7 +93,7 @@ def _wgrad_fake(a, sa, b, sb):
 def _wgrad_out_fake(a, sa, b, sb, out):
     op = "wgrad_gemm_nt_out"
     m, n, _ = _checks.check_wgrad(op, a, sa, b, sb)
-    _checks.check_f32_out(op, out, a, [m, n], "[M, N]")
+    _checks.check_typed_out(op, out, a, [m, n], "[M, N]", torch.float32)
 
 
 @torch.library.register_fake("fp8gemm::k_grouped_wgrad_gemm_nt")
@@ -106,4 +106,4 @@ def _k_grouped_wgrad_fake(a, sa, b, sb, ks):
 def _k_grouped_wgrad_out_fake(a, sa, b, sb, ks, out):
     op = "k_grouped_wgrad_gemm_nt_out"
     g, m, n, _ = _checks.check_k_grouped_wgrad(op, a, sa, b, sb, ks)
-    _checks.check_f32_out(op, out, a, [g, m, n], "[G, M, N]")
+    _checks.check_typed_out(op, out, a, [g, m, n], "[G, M, N]", torch.float32)

@@ -16,6 +16,7 @@ __all__ = [
     "calc_diff",
     "reference_gemm_nt",
     "reference_k_grouped_wgrad",
+    "k_grouped_operands",
     "random_wgrad_operand",
     "random_fp8_problem",
     "random_fp8_activations",
@@ -76,18 +77,32 @@ def reference_k_grouped_wgrad(
     k-grouped layout of ``fp8gemm.k_grouped_wgrad_gemm_nt`` (a, b flat; sa ``[sum Kb, M]``,
     sb ``[sum Kb, N]``); zeros for empty groups."""
     ks = [int(v) for v in (ks.tolist() if isinstance(ks, torch.Tensor) else ks)]
+    out = torch.zeros(len(ks), sa.shape[1], sb.shape[1], dtype=torch.float64, device=a.device)
+    for g, group in enumerate(k_grouped_operands(a, sa, b, sb, ks)):
+        if group is not None:
+            out[g] = reference_gemm_nt(*group)
+    return out
+
+
+def k_grouped_operands(
+    a: torch.Tensor, sa: torch.Tensor, b: torch.Tensor, sb: torch.Tensor, ks: "list[int]"
+) -> "list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None]":
+    """Each group's dense operands ``(a_g [M, K_g], sa_g [M, Kb_g], b_g [N, K_g], sb_g [N, Kb_g])``
+    (views) of the k-grouped layout of ``fp8gemm.k_grouped_wgrad_gemm_nt``; None for an empty group."""
     m, n = sa.shape[1], sb.shape[1]
-    out = torch.zeros(len(ks), m, n, dtype=torch.float64, device=a.device)
+    groups: "list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None]" = []
     off = kb_off = 0
-    for g, k in enumerate(ks):
+    for k in ks:
         kb = ceil_div(k, 128)
         if k:
             a_g = a[m * off : m * (off + k)].view(m, k)
             b_g = b[n * off : n * (off + k)].view(n, k)
-            out[g] = reference_gemm_nt(a_g, sa[kb_off : kb_off + kb].t(), b_g, sb[kb_off : kb_off + kb].t())
+            groups.append((a_g, sa[kb_off : kb_off + kb].t(), b_g, sb[kb_off : kb_off + kb].t()))
+        else:
+            groups.append(None)
         off += k
         kb_off += kb
-    return out
+    return groups
 
 
 def random_wgrad_operand(rows: int, k: int, device: str | torch.device = "cuda", seed: int | None = None,
