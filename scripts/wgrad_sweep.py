@@ -13,8 +13,11 @@ from fp8gemm._bench_wgrad import _operands
 from fp8gemm.quant import k_grouped_cast_to_fp8
 from fp8gemm.testing import bench_kernel, random_wgrad_operand
 
-DENSE = [(7168, 4096, 4096), (7168, 2112, 4096), (1536, 24576, 4096), (512, 32768, 4096), (2048, 7168, 8192)]
-KGROUPED = [(4, 4096, 7168, 4096), (8, 4096, 2048, 7168)]
+DENSE = [(7168, 4096, 4096), (7168, 2112, 4096), (1536, 24576, 4096), (512, 32768, 4096), (2048, 7168, 8192),
+         (7168, 4096, 8192), (16384, 7168, 8192), (7168, 2112, 8192)]
+KGROUPED = [(4, 4096, 7168, 4096), (8, 4096, 2048, 7168), (4, 4096, 2048, 7168)]
+if len(sys.argv) > 1 and sys.argv[1] == "--quick":  # the K = 8192 shapes only
+    DENSE = [s for s in DENSE if s[2] == 8192]
 
 
 def main() -> None:

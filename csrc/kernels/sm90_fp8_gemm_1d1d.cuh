@@ -215,8 +215,10 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
   static_assert(kMathRegs * kMathThreads + kProducerRegs * 128 <= (65536 / kThreads) / 8 * 8 * kThreads,
                 "register split exceeds the launch allocation");
 
-  extern __shared__ uint8_t smem_raw[];
-  uint8_t* smem = smem_raw + ((kSmemAlign - (smem_addr(smem_raw) % kSmemAlign)) % kSmemAlign);
+  // A base known at compile time keeps every shared-memory address a constant offset (as in
+  // the 1D2D kernel, NOTES #24); the window starts 1024-byte aligned on sm_90, checked once.
+  extern __shared__ __align__(1024) uint8_t smem_raw[];
+  uint8_t* smem = smem_raw;
   uint8_t* smem_a = smem + kSmem.a_offset;
   uint8_t* smem_b = smem + kSmem.b_offset;
   uint8_t* smem_d = smem + kSmem.d_offset;
@@ -230,11 +232,14 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
   int* koff = reinterpret_cast<int*>(smem + kSmem.table_offset);
   int* kboff = koff + kMaxGroups + 1;
 
-  const int warpgroup = threadIdx.x / 128;
+  // Through a shuffle so the compiler treats it as warp-uniform: the wgmma descriptors
+  // derived from it then live in uniform registers (NOTES #37).
+  const int warpgroup = __shfl_sync(0xffffffff, static_cast<int>(threadIdx.x / 128), 0);
   const int lane = threadIdx.x % 32;
   const uint32_t rank = kCluster > 1 ? cluster_cta_rank() : 0;
 
   if (threadIdx.x == kMathThreads) {
+    if (smem_addr(smem_raw) % kSmemAlign != 0) __trap();  // never seen; a loud stop, not wrong sums
     if constexpr (!kKGrouped) {
       tma_prefetch_descriptor(&tmap_a);
       tma_prefetch_descriptor(&tmap_b);
@@ -366,18 +371,43 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
     const float* sa_thread = smem_sa + warpgroup * 64 + row0;
     const float* sb_thread = smem_sb + 2 * q;
 
+    // wgmma descriptors of stage 0, built once: a stage or k-step moves only the start-address
+    // field, by a constant.
+    const uint64_t desc_a0 = make_smem_desc_sw128(smem_a + warpgroup * 64 * kBlockK);
+    const uint64_t desc_b0 = make_smem_desc_sw128(smem_b);
     float fin[kBlockN / 2];
-    uint32_t consumed = 0;  // K-block loads consumed so far (stage = consumed % kStages)
+    // The next load to consume: its A/B stage and phase, and its scale stage and phase
+    // (counters, not a modulo of a load index: the scale ring is kStages + 1 deep).
+    int stage = 0, sstage = 0;
+    uint32_t phase = 0, sphase = 0;
     WgradTile t;
     for (int i = 0; sched.tile(i, t); ++i) {
       if (t.num_kb == 0 && args.accumulate) continue;  // an empty group adds nothing
-      // fin += acc * sa[row] * sb[col] with the scales of scale stage `st`.
-      auto promote = [&](const float* a, uint32_t st) {
-        const float sa0 = sa_thread[st * kSaStride], sa1 = sa_thread[st * kSaStride + 8];
+      // fin += acc * sa[row] * sb[col] with the scales of scale stage `st`. The two row
+      // scales and the first kPre column pairs are read ahead (prefetch, before the wgmma
+      // wait; NOTES #37: reading them after it left the FMULs waiting on shared memory,
+      // which the wgmma operand reads keep busy); the rest are read here, ahead of the
+      // first half's math.
+      constexpr int kPairs = kBlockN / 8;
+      constexpr int kPre = kPairs / 2;
+      float sa_pre[2];
+      float2 sb_pre[kPre];
+      auto prefetch_scales = [&](uint32_t st) {
+        sa_pre[0] = sa_thread[st * kSaStride];
+        sa_pre[1] = sa_thread[st * kSaStride + 8];
         const float* sb = sb_thread + st * kSbStride;
 #pragma unroll
-        for (int j = 0; j < kBlockN / 8; ++j) {
-          const float2 s = *reinterpret_cast<const float2*>(sb + j * 8);
+        for (int j = 0; j < kPre; ++j) sb_pre[j] = *reinterpret_cast<const float2*>(sb + j * 8);
+      };
+      auto promote = [&](const float* a, uint32_t st) {
+        const float sa0 = sa_pre[0], sa1 = sa_pre[1];
+        const float* sb = sb_thread + st * kSbStride;
+        float2 sb_rest[kPairs - kPre + 1];  // + 1: never zero-sized
+#pragma unroll
+        for (int j = kPre; j < kPairs; ++j) sb_rest[j - kPre] = *reinterpret_cast<const float2*>(sb + j * 8);
+#pragma unroll
+        for (int j = 0; j < kPairs; ++j) {
+          const float2 s = j < kPre ? sb_pre[j] : sb_rest[j - kPre];
           fin[4 * j + 0] += a[4 * j + 0] * (sa0 * s.x);
           fin[4 * j + 1] += a[4 * j + 1] * (sa0 * s.y);
           fin[4 * j + 2] += a[4 * j + 2] * (sa1 * s.x);
@@ -399,30 +429,44 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
       // A block's A/B stage is released once its MMAs are done (before its promotion); its
       // scale stage after the promotion.
       float accs[kDepth][kBlockN / 2];
-      uint32_t ld[kDepth];  // the load index of the block in each set
+      int st[kDepth], sst[kDepth];  // the A/B and scale stages of the block in each set
       auto load_issue = [&](auto d_const) {
         constexpr int d = decltype(d_const)::value;
-        const uint32_t stage = consumed % kStages;
-        mbarrier_wait(&full[stage], (consumed / kStages) & 1);
-        const uint64_t da = make_smem_desc_sw128(smem_a + stage * kTileA + warpgroup * 64 * kBlockK);
-        const uint64_t db = make_smem_desc_sw128(smem_b + stage * kTileB);
+        mbarrier_wait(&full[stage], phase);
+        // The block's scales land with its A/B tiles (the producer issues both per block);
+        // waiting here keeps a spin loop out of the promotion path.
+        mbarrier_wait(&scale_full[sstage], sphase);
+        const uint64_t da = desc_a0 + static_cast<uint32_t>((stage * kTileA) >> 4);
+        const uint64_t db = desc_b0 + static_cast<uint32_t>((stage * kTileB) >> 4);
         fence_registers<kBlockN / 2>(accs[d]);
         wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < kBlockK / 32; ++kk) WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, accs[d], kk > 0);
         wgmma_commit();
-        ld[d] = consumed++;
+        st[d] = stage;
+        sst[d] = sstage;
+        if (++stage == kStages) {
+          stage = 0;
+          phase ^= 1;
+        }
+        // Re-read through a shuffle so the compiler treats the stage as warp-uniform and
+        // builds the next block's descriptors in uniform registers (without it: 16 R2UR and
+        // 64-bit adds per block, NOTES #37); done here, its latency hides behind the promotion.
+        stage = __shfl_sync(0xffffffff, stage, 0);
+        if (++sstage == kScaleStages) {
+          sstage = 0;
+          sphase ^= 1;
+        }
       };
       auto retire = [&](auto d_const) {
         constexpr int d = decltype(d_const)::value;
         fence_registers<kBlockN / 2>(accs[d]);
-        release(ld[d] % kStages);
-        const uint32_t sstage = ld[d] % kScaleStages;
-        mbarrier_wait(&scale_full[sstage], (ld[d] / kScaleStages) & 1);
-        promote(accs[d], sstage);
-        if (lane == 0) mbarrier_arrive(&scale_empty[sstage]);
+        release(st[d]);
+        promote(accs[d], sst[d]);
+        if (lane == 0) mbarrier_arrive(&scale_empty[sst[d]]);
       };
-      deferred_pipeline<kDepth>(t.num_kb, load_issue, retire);
+      auto prefetch = [&](auto d_const) { prefetch_scales(sst[decltype(d_const)::value]); };
+      deferred_pipeline<kDepth>(t.num_kb, load_issue, retire, prefetch);
 
       // ---------------------------------------------------------- epilogue
       if (wg_leader) tma_store_wait_read();

@@ -193,11 +193,21 @@ __device__ __forceinline__ void fence_registers(float* r) {
 // remainder), so ptxas sees which accumulators are in flight; every path ends in exactly
 // one drain (a path with none would leave groups in flight, and ptxas would serialize
 // every wgmma: C7514).
-template <int kDepth, typename Issue, typename Retire>
-__device__ __forceinline__ void deferred_pipeline(int num_kb, Issue&& issue, Retire&& retire) {
+// `prefetch(Int<d>{})`, where given, runs once before each retire(Int<d>{}), ahead of the
+// wgmma wait that precedes it where there is one: shared-memory reads the promotion needs
+// (the 1D1D kernel's per-column scales) then overlap the wait instead of following it.
+struct NoPrefetch {
+  template <typename D>
+  __device__ __forceinline__ void operator()(D) const {}
+};
+
+template <int kDepth, typename Issue, typename Retire, typename Prefetch = NoPrefetch>
+__device__ __forceinline__ void deferred_pipeline(int num_kb, Issue&& issue, Retire&& retire,
+                                                  Prefetch&& prefetch = Prefetch{}) {
   if (num_kb < kDepth) {
     for (int kb = 0; kb < num_kb; ++kb) {
       issue(Int<0>{});
+      prefetch(Int<0>{});
       wgmma_wait<0>();
       retire(Int<0>{});
     }
@@ -208,6 +218,7 @@ __device__ __forceinline__ void deferred_pipeline(int num_kb, Issue&& issue, Ret
   for (; kb + kDepth <= num_kb; kb += kDepth) {
     static_for<kDepth>([&](auto j) {
       issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
+      prefetch(j);
       wgmma_wait<kDepth - 1>();
       retire(j);
     });
@@ -217,11 +228,16 @@ __device__ __forceinline__ void deferred_pipeline(int num_kb, Issue&& issue, Ret
     constexpr int rem = decltype(rem_const)::value;
     static_for<rem>([&](auto j) {
       issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
+      prefetch(j);
       wgmma_wait<kDepth - 1>();
       retire(j);
     });
+    prefetch(Int<rem % kDepth>{});
     wgmma_wait<0>();
-    static_for<kDepth - 1>([&](auto i) { retire(Int<(rem + decltype(i)::value) % kDepth>{}); });
+    static_for<kDepth - 1>([&](auto i) {
+      if constexpr (decltype(i)::value > 0) prefetch(Int<(rem + decltype(i)::value) % kDepth>{});
+      retire(Int<(rem + decltype(i)::value) % kDepth>{});
+    });
   };
   static_dispatch<kDepth>(num_kb - kb, finish);
 }
