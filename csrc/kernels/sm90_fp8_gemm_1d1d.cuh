@@ -389,7 +389,9 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
       // which the wgmma operand reads keep busy); the rest are read here, ahead of the
       // first half's math.
       constexpr int kPairs = kBlockN / 8;
-      constexpr int kPre = kPairs / 2;
+      // NOTES: half the column pairs read ahead (all of them spill at 128 columns); a quarter
+      // with one math warpgroup, where half spilled once the reads moved ahead of the issue.
+      constexpr int kPre = kMathWG == 1 ? kPairs / 4 : kPairs / 2;
       float sa_pre[2];
       float2 sb_pre[kPre];
       auto prefetch_scales = [&](uint32_t st) {

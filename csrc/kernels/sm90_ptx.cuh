@@ -194,8 +194,9 @@ __device__ __forceinline__ void fence_registers(float* r) {
 // one drain (a path with none would leave groups in flight, and ptxas would serialize
 // every wgmma: C7514).
 // `prefetch(Int<d>{})`, where given, runs once before each retire(Int<d>{}), ahead of the
-// wgmma wait that precedes it where there is one: shared-memory reads the promotion needs
-// (the 1D1D kernel's per-column scales) then overlap the wait instead of following it.
+// next block's issue and the wgmma wait where there are ones: shared-memory reads the
+// promotion needs (the 1D1D kernel's per-column scales) then overlap the wait instead of
+// following it, and go out before the new block's MMAs start reading their operands.
 struct NoPrefetch {
   template <typename D>
   __device__ __forceinline__ void operator()(D) const {}
@@ -217,8 +218,8 @@ __device__ __forceinline__ void deferred_pipeline(int num_kb, Issue&& issue, Ret
   int kb = kDepth - 1;
   for (; kb + kDepth <= num_kb; kb += kDepth) {
     static_for<kDepth>([&](auto j) {
-      issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
       prefetch(j);
+      issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
       wgmma_wait<kDepth - 1>();
       retire(j);
     });
@@ -227,8 +228,8 @@ __device__ __forceinline__ void deferred_pipeline(int num_kb, Issue&& issue, Ret
   auto finish = [&](auto rem_const) {
     constexpr int rem = decltype(rem_const)::value;
     static_for<rem>([&](auto j) {
-      issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
       prefetch(j);
+      issue(Int<(decltype(j)::value + kDepth - 1) % kDepth>{});
       wgmma_wait<kDepth - 1>();
       retire(j);
     });
