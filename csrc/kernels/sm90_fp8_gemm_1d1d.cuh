@@ -10,7 +10,8 @@
 // One or two math warpgroups own 64 rows each; they keep kDepth accumulator sets in flight
 // and promote the oldest into the fp32 sum with the per-row sa times the per-column sb
 // (read from shared memory: every thread needs the scales of its own columns), then stage
-// the tile in shared memory and store it (or reduce-add it) with TMA. D is addressed as a
+// the tile in shared memory and store it (or reduce-add it) with TMA, one chunk per K block
+// of the next tile rather than all at once (NOTES #38). D is addressed as a
 // 3-D tensor [G, M, N], so a tile's rows never spill into the next group. (Accumulating by
 // prefetching the old D tile and storing measured no faster than the reduce-add:
 // benchmarks/NOTES.md #32.)
@@ -376,6 +377,30 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
     const uint64_t desc_a0 = make_smem_desc_sw128(smem_a + warpgroup * 64 * kBlockK);
     const uint64_t desc_b0 = make_smem_desc_sw128(smem_b);
     float fin[kBlockN / 2];
+    // The staged tile goes out a chunk (64 rows x 8 columns) per K block of the next tile
+    // instead of all at once: every CTA reaches its epilogue at about the same time, and 132
+    // tiles of fp32 read and written in one burst stalled the next tile's operand loads
+    // behind them (NOTES #38). out_next == kChunks: nothing pending. Only the warpgroup's
+    // leader thread issues (and tracks) the stores.
+    constexpr int kChunks = kBlockN / kChunkCols;
+    int out_row = 0, out_col = 0, out_group = 0, out_next = kChunks;
+    auto store_chunk = [&](int c) {
+      const int col = out_col + c * kChunkCols;
+      if (out_row < args.m && col < args.n) {
+        const uint8_t* src = d_stage + c * kChunkBytes;
+        if (args.accumulate) {
+          tma_reduce_add_3d(&tmap_d, src, col, out_row, out_group);
+        } else {
+          tma_store_3d(&tmap_d, src, col, out_row, out_group);
+        }
+      }
+    };
+    auto flush_chunks = [&] {
+      if (wg_leader) {
+        while (out_next < kChunks) store_chunk(out_next++);
+        tma_store_commit();
+      }
+    };
     // The next load to consume: its A/B stage and phase, and its scale stage and phase
     // (counters, not a modulo of a load index: the scale ring is kStages + 1 deep).
     int stage = 0, sstage = 0;
@@ -389,9 +414,10 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
       // which the wgmma operand reads keep busy); the rest are read here, ahead of the
       // first half's math.
       constexpr int kPairs = kBlockN / 8;
-      // NOTES: half the column pairs read ahead (all of them spill at 128 columns); a quarter
-      // with one math warpgroup, where half spilled once the reads moved ahead of the issue.
-      constexpr int kPre = kMathWG == 1 ? kPairs / 4 : kPairs / 2;
+      // NOTES: a quarter of the column pairs read ahead, an eighth with one math warpgroup:
+      // more spilled once the output chunks (above) took their registers (half measured no
+      // faster before that; all of them spilled at 128 columns).
+      constexpr int kPre = kMathWG == 1 ? kPairs / 8 : kPairs / 4;
       float sa_pre[2];
       float2 sb_pre[kPre];
       auto prefetch_scales = [&](uint32_t st) {
@@ -445,6 +471,10 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
 #pragma unroll
         for (int kk = 0; kk < kBlockK / 32; ++kk) WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, accs[d], kk > 0);
         wgmma_commit();
+        if (wg_leader && out_next < kChunks) {
+          store_chunk(out_next++);
+          tma_store_commit();
+        }
         st[d] = stage;
         sst[d] = sstage;
         if (++stage == kStages) {
@@ -471,6 +501,9 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
       deferred_pipeline<kDepth>(t.num_kb, load_issue, retire, prefetch);
 
       // ---------------------------------------------------------- epilogue
+      // The previous tile's chunks not yet sent go now; the staging tile is rewritten only
+      // once they have all been read out of it.
+      flush_chunks();
       if (wg_leader) tma_store_wait_read();
       named_barrier_sync(1 + warpgroup, 128);
 #pragma unroll
@@ -488,24 +521,12 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
       }
       fence_proxy_async_smem();
       named_barrier_sync(1 + warpgroup, 128);
-      if (wg_leader) {
-        const int row = t.m_base + warpgroup * 64;
-        if (row < args.m) {
-#pragma unroll
-          for (int c = 0; c < kBlockN / kChunkCols; ++c) {
-            const int col = t.n_base + c * kChunkCols;
-            if (col >= args.n) break;
-            const uint8_t* src = d_stage + c * kChunkBytes;
-            if (args.accumulate) {
-              tma_reduce_add_3d(&tmap_d, src, col, row, t.group);
-            } else {
-              tma_store_3d(&tmap_d, src, col, row, t.group);
-            }
-          }
-        }
-        tma_store_commit();
-      }
+      out_row = t.m_base + warpgroup * 64;
+      out_col = t.n_base;
+      out_group = t.group;
+      out_next = 0;
     }
+    flush_chunks();
     if (wg_leader) tma_store_wait_all();
   }
 
