@@ -384,6 +384,10 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
     // leader thread issues (and tracks) the stores.
     constexpr int kChunks = kBlockN / kChunkCols;
     int out_row = 0, out_col = 0, out_group = 0, out_next = kChunks;
+    // A chunk goes out after the blocks whose stage has (stage & out_mask) == 0: every block,
+    // every second or every fourth, so that a long tile spreads its predecessor's chunks over
+    // most of its length instead of its first kChunks blocks (set per tile from its K blocks).
+    int out_mask = 0;
     auto store_chunk = [&](int c) {
       const int col = out_col + c * kChunkCols;
       if (out_row < args.m && col < args.n) {
@@ -471,7 +475,7 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
 #pragma unroll
         for (int kk = 0; kk < kBlockK / 32; ++kk) WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, accs[d], kk > 0);
         wgmma_commit();
-        if (wg_leader && out_next < kChunks) {
+        if (wg_leader && out_next < kChunks && (stage & out_mask) == 0) {
           store_chunk(out_next++);
           tma_store_commit();
         }
@@ -498,6 +502,9 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
         if (lane == 0) mbarrier_arrive(&scale_empty[sst[d]]);
       };
       auto prefetch = [&](auto d_const) { prefetch_scales(sst[decltype(d_const)::value]); };
+      // NOTES: 4 blocks to spare at the end of the tile, so that the flush at its epilogue
+      // rarely has chunks left.
+      out_mask = t.num_kb >= 4 * kChunks + 4 ? 3 : (t.num_kb >= 2 * kChunks + 4 ? 1 : 0);
       deferred_pipeline<kDepth>(t.num_kb, load_issue, retire, prefetch);
 
       // ---------------------------------------------------------- epilogue
