@@ -415,12 +415,11 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
       // fin += acc * sa[row] * sb[col] with the scales of scale stage `st`. The two row
       // scales and the first kPre column pairs are read ahead (prefetch, before the wgmma
       // wait; NOTES #37: reading them after it left the FMULs waiting on shared memory,
-      // which the wgmma operand reads keep busy); the rest are read here, ahead of the
-      // first half's math.
+      // which the wgmma operand reads keep busy); the rest are read here, ahead of the math.
       constexpr int kPairs = kBlockN / 8;
       // NOTES: a quarter of the column pairs read ahead, an eighth with one math warpgroup:
-      // more spilled once the output chunks (above) took their registers (half measured no
-      // faster before that; all of them spilled at 128 columns).
+      // half spilled once the output chunks (above) took their registers, and all of them
+      // spill at 128 columns even without the chunks.
       constexpr int kPre = kMathWG == 1 ? kPairs / 8 : kPairs / 4;
       float sa_pre[2];
       float2 sb_pre[kPre];
