@@ -191,18 +191,14 @@ void launch(const char* op, bool k_grouped, const WgradProblem& p, const Tensor&
   args.k = k_grouped ? 0 : static_cast<int>(p.k);
   args.num_groups = static_cast<int>(p.groups);
   args.accumulate = accumulate ? 1 : 0;
-  std::optional<Tensor> workspace;
   if (k_grouped) {
     args.ks = static_cast<const int*>(ks->data_ptr());
     args.k_total = static_cast<int>(p.k);
     args.kb_total = static_cast<int>(kb_rows);
     args.a = static_cast<const uint8_t*>(a.data_ptr());
     args.b = static_cast<const uint8_t*>(b.data_ptr());
-    // Per-CTA tensor-map slots, rebuilt on the device (stream-ordered, from torch's
-    // caching allocator: capturable in a CUDA graph).
-    workspace = empty_cuda({static_cast<int64_t>(sel.grid) * kWgradMapsPerCta * kTensorMapBytes / 4},
-                           ScalarType::Float, p.device);
-    args.maps = workspace->data_ptr();
+    // The tensor maps rebuilt per group go to a pool in the kernel's module memory (no
+    // workspace, sm90_fp8_gemm_1d1d.cuh).
   }
   void* params[] = {&tmap_a, &tmap_b, &tmap_sa, &tmap_sb, &tmap_d, &args};
   const KernelLaunch l{static_cast<unsigned>(sel.grid), 1, static_cast<unsigned>(c.cluster()), p.device,

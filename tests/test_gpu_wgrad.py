@@ -220,6 +220,44 @@ def test_k_grouped_every_config() -> None:
         _native.lib().fp8gemm_force_wgrad_kernel(-1)
 
 
+def test_k_grouped_allocates_only_the_result() -> None:
+    """The tensor maps rebuilt on the device live in the kernel's own pool: the functional
+    op allocates its result and nothing else, and `_out` allocates nothing."""
+    m, n, ks = 256, 384, [1024, 0, 512]
+    a, sa, b, sb = _k_grouped(m, n, ks, 10)
+    ks_t = torch.tensor(ks, dtype=torch.int32, device="cuda")
+    out = fp8gemm.k_grouped_wgrad_gemm_nt(a, sa, b, sb, ks_t)  # warm-up (loads the kernel)
+    torch.cuda.synchronize()
+
+    def allocations() -> int:
+        return torch.cuda.memory_stats()["allocation.all.allocated"]
+
+    before = allocations()
+    fp8gemm.k_grouped_wgrad_gemm_nt_out(a, sa, b, sb, ks_t, out)
+    assert allocations() == before, "k_grouped_wgrad_gemm_nt_out allocated"
+    res = fp8gemm.k_grouped_wgrad_gemm_nt(a, sa, b, sb, ks_t)
+    assert allocations() == before + 1, "k_grouped_wgrad_gemm_nt allocated more than its result"
+    _check_groups(res, None, a, sa, b, sb, ks, range(3), "k_grouped_wgrad_gemm_nt")
+
+
+def test_k_grouped_concurrent_streams() -> None:
+    """Launches in flight together on several streams (different groups, sizes and K per
+    launch) each get their own tensor-map pool entries: every result is right."""
+    cases = [(256, 384, [1024, 0, 512], 11), (128, 264, [16, 2048, 128, 400], 12),
+             (384, 256, [4096, 1008], 13), (200, 520, [512] * 6, 14)]
+    inputs = [(_k_grouped(m, n, ks, seed), ks) for m, n, ks, seed in cases]
+    streams = [torch.cuda.Stream() for _ in cases]
+    torch.cuda.synchronize()
+    outs = [None] * len(cases)
+    for _ in range(3):
+        for i, ((a, sa, b, sb), ks) in enumerate(inputs):
+            with torch.cuda.stream(streams[i]):
+                outs[i] = fp8gemm.k_grouped_wgrad_gemm_nt(a, sa, b, sb, ks)
+    torch.cuda.synchronize()
+    for i, ((a, sa, b, sb), ks) in enumerate(inputs):
+        _check_groups(outs[i], None, a, sa, b, sb, ks, range(len(ks)), f"stream {i}")
+
+
 def test_k_grouped_garbage_ks_never_faults() -> None:
     """ks values the host never sees: negative, not multiples of 16, far too large. The
     kernel clamps them: the call completes, and the next call is right."""

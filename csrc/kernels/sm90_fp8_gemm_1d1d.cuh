@@ -21,9 +21,14 @@
 // on the device (ks). Each CTA therefore rebuilds A's and B's tensor maps on the device when
 // its tiles move to a new group: the host-built map is the template (box, swizzle, dtype);
 // base address, K extent and row stride are replaced in shared memory (tensormap.replace),
-// the result is copied to the CTA's own slot in a global workspace with the release fence of
-// the tensor-map proxy (tensormap.cp_fenceproxy), and acquired before the first load through
-// it. Two slots per operand alternate; a slot is rebuilt only once every load that read it
+// the result is copied to the CTA's own entry of a pool in this module's global memory with
+// the release fence of the tensor-map proxy (tensormap.cp_fenceproxy), and acquired before the
+// first load through it. A CTA claims a free pool entry (an atomic flag) after the grid
+// dependency wait and frees it at its end, once every load through its maps has landed:
+// no workspace per call, and concurrent launches (streams, graphs) never share an entry.
+// A CTA waits for an entry only while more CTAs are resident than the pool holds, which no
+// Hopper part allows (one CTA per SM; kWgradMapPoolEntries), and those CTAs run to their
+// end without waiting on it, so the wait always ends. Two slots per operand alternate; a slot is rebuilt only once every load that read it
 // has landed. ks values are clamped on the device (negative -> 0, rounded down to 16, the
 // running sum to the buffer's K and K-block extents): the maps never reach past the operands,
 // and TMA zero-fills everything outside a map, so garbage ks gives garbage sums, never a fault.
@@ -81,6 +86,27 @@ __device__ __forceinline__ void tensormap_publish(void* gmap, uint32_t smap) {
 __device__ __forceinline__ void tensormap_acquire(const void* gmap) {
   asm volatile("fence.proxy.tensormap::generic.acquire.gpu [%0], 128;" ::"l"(reinterpret_cast<uint64_t>(gmap))
                : "memory");
+}
+
+// ---------------------------------------------------------------- tensor-map pool (k-grouped)
+// Per module (each k-grouped config is its own cubin), per device.
+__device__ __align__(128) uint8_t g_wgrad_map_pool[kWgradMapPoolEntries * kWgradMapsPerCta * kTensorMapBytes];
+__device__ unsigned g_wgrad_map_pool_busy[kWgradMapPoolEntries];
+
+// Claim a free entry, starting at this CTA's index (free entries are found at once unless
+// launches overlap).
+__device__ __forceinline__ int wgrad_map_pool_claim() {
+  for (int i = static_cast<int>(blockIdx.x % kWgradMapPoolEntries);; i = (i + 1) % kWgradMapPoolEntries) {
+    if (atomicCAS(&g_wgrad_map_pool_busy[i], 0u, 1u) == 0u) {
+      __threadfence();
+      return i;
+    }
+  }
+}
+
+__device__ __forceinline__ void wgrad_map_pool_free(int entry) {
+  __threadfence();
+  atomicExch(&g_wgrad_map_pool_busy[entry], 0u);
 }
 
 // ---------------------------------------------------------------- scheduling
@@ -270,6 +296,7 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
   }
 
   const WgradScheduler<kBlockM, kBlockN, kMulticast, kKGrouped> sched(args, rank, kboff);
+  int pool_entry = 0;  // k-grouped: this CTA's tensor-map pool entry (the producer warp's)
 
   if (warpgroup == kMathWG) {
     // ------------------------------------------------------------ producer (one warp)
@@ -279,6 +306,10 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
       uint32_t issued = 0;  // K-block loads issued so far (stage = issued % kStages)
       const CUtensorMap* map_a = &tmap_a;
       const CUtensorMap* map_b = &tmap_b;
+      if constexpr (kKGrouped) {
+        if (leader) pool_entry = wgrad_map_pool_claim();
+        pool_entry = __shfl_sync(0xffffffff, pool_entry, 0);
+      }
       int cur_group = -1, slot = 1;
       int64_t slot_last[2] = {-1, -1};  // the last load issued through each slot's maps
       WgradTile t;
@@ -314,8 +345,7 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
               tensormap_set_row_stride(sb_map, static_cast<uint64_t>(kg));
             }
             __syncwarp();
-            uint8_t* gmaps = static_cast<uint8_t*>(args.maps) +
-                             (static_cast<int64_t>(blockIdx.x) * kWgradMapsPerCta + slot * 2) * kTensorMapBytes;
+            uint8_t* gmaps = g_wgrad_map_pool + (pool_entry * kWgradMapsPerCta + slot * 2) * kTensorMapBytes;
             tensormap_publish(gmaps, sa_map);
             tensormap_publish(gmaps + kTensorMapBytes, sb_map);
             if (leader) {
@@ -538,6 +568,12 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
 
   if constexpr (kCluster > 1) {
     cluster_sync();
+  } else if constexpr (kKGrouped) {
+    __syncthreads();
+  }
+  // Every load through this CTA's maps has landed (both CTAs of a pair have consumed theirs).
+  if constexpr (kKGrouped) {
+    if (threadIdx.x == kMathThreads) wgrad_map_pool_free(pool_entry);
   }
 #endif
 }

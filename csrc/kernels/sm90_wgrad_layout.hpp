@@ -24,13 +24,17 @@ struct WgradArgs {
   int kb_total;       // rows of the K-block-major scales (sum of ceil(K_g / 128))
   const uint8_t* a;   // flat bases of the k-grouped operands
   const uint8_t* b;
-  void* maps;         // workspace: 4 CUtensorMaps (A, B x 2 slots) per CTA, 128 B each
 };
 
 // NOTES: 4 tensor maps per CTA: A and B, each twice, so that rebuilding the maps for a new
 // group never overwrites a descriptor that loads still in flight may read (sm90_fp8_gemm_1d1d.cuh).
 constexpr int kWgradMapsPerCta = 4;
 constexpr int kTensorMapBytes = 128;
+// NOTES: the rebuilt maps live in a pool in the k-grouped kernel's own module memory (no
+// workspace per call); a CTA holds one pool entry from its start to its end. A CTA takes a
+// whole SM (its shared memory), so 256 entries cover every CTA that can be resident on any
+// Hopper part, whatever the launches in flight (132 SMs on an H100).
+constexpr int kWgradMapPoolEntries = 256;
 
 // One or two math warpgroups (64 rows each) plus the producer warpgroup.
 constexpr int wgrad_math_warpgroups(int block_m) { return block_m == 64 ? 1 : 2; }
