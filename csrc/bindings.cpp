@@ -159,10 +159,6 @@ __attribute__((visibility("default"))) int fp8gemm_get_pdl() { return fp8gemm::p
 __attribute__((visibility("default"))) void fp8gemm_set_batch_invariant(int on) { fp8gemm::set_batch_invariant(on != 0); }
 __attribute__((visibility("default"))) int fp8gemm_get_batch_invariant() { return fp8gemm::batch_invariant() ? 1 : 0; }
 
-// Tail split of the 1D2D kernels' last round (on by default; off for A/B measurements).
-__attribute__((visibility("default"))) void fp8gemm_set_split_tail(int on) { fp8gemm::set_split_tail(on != 0); }
-__attribute__((visibility("default"))) int fp8gemm_get_split_tail() { return fp8gemm::split_tail() ? 1 : 0; }
-
 // The CUDA runtime linked into the library (always 0: none, kernels go through the driver
 // API) and the driver's CUDA version (0 when no driver is installed), e.g. 13000 for 13.0.
 __attribute__((visibility("default"))) void fp8gemm_cuda_versions(int* runtime, int* driver) {

@@ -381,8 +381,8 @@ def translation_unit(c: Config) -> str:
         f'extern "C" __global__ void __launch_bounds__(fp8gemm::gemm_1d2d_threads({c.block_m}), 1)\n'
         f"    {entry_name(c)}(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,\n"
         "        const __grid_constant__ CUtensorMap tmap_sa, const __grid_constant__ CUtensorMap tmap_d,\n"
-        "        const __grid_constant__ CUtensorMap tmap_a_half, const fp8gemm::GemmArgs args) {\n"
-        f"  fp8gemm::sm90::fp8_gemm_1d2d_body<{template_args(c)}>(tmap_a, tmap_b, tmap_sa, tmap_d, tmap_a_half, args);\n"
+        "        const fp8gemm::GemmArgs args) {\n"
+        f"  fp8gemm::sm90::fp8_gemm_1d2d_body<{template_args(c)}>(tmap_a, tmap_b, tmap_sa, tmap_d, args);\n"
         "}\n"
     )
 

@@ -37,10 +37,6 @@ using model::kTileOverhead;
 constexpr double kSingleWgPenalty = 1.1;
 constexpr double kExposedPromotion = 1.2;
 constexpr double kOddWidthPenalty = 1.2;
-// The tail split (sm90_scheduler.cuh) is not modelled: a 64-row half still loads its whole
-// B tile, and measured 0.9-1.0 of a whole tile's time at the dense shapes (NOTES #41);
-// counting it as 0.6 moved small-M shapes from 64-row configs to split 128-row ones, up to
-// 24% slower.
 
 bool multicast_legal(const KernelConfig& c, int64_t blocks_m, int64_t blocks_n, int num_sms) {
   if (c.layout != Layout::kDense && c.multicast == Multicast::kB) return false;  // dense only
@@ -152,12 +148,9 @@ std::string describe(const KernelConfig& c) {
 namespace {
 std::atomic<int> g_forced{-1};
 std::atomic<bool> g_batch_invariant{false};
-std::atomic<bool> g_split_tail{true};
 }  // namespace
 
 void set_batch_invariant(bool on) { g_batch_invariant.store(on, std::memory_order_relaxed); }
-void set_split_tail(bool on) { g_split_tail.store(on, std::memory_order_relaxed); }
-bool split_tail() { return g_split_tail.load(std::memory_order_relaxed); }
 bool batch_invariant() { return g_batch_invariant.load(std::memory_order_relaxed); }
 
 void force_kernel_1d2d(int index) { g_forced.store(index < kNumKernels1D2D ? index : -1); }
@@ -174,11 +167,10 @@ Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t gr
       return {&kKernels1D2D[forced], e.grid, e.cycles};
     }
   }
-  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int, int, bool, bool>;
+  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int, int, bool>;
   static std::map<Key, Selection> cache;
   static std::shared_mutex mutex;
-  const Key key{static_cast<int>(layout), m, n, k, groups, static_cast<int>(out), num_sms, batch_invariant(),
-                split_tail()};
+  const Key key{static_cast<int>(layout), m, n, k, groups, static_cast<int>(out), num_sms, batch_invariant()};
   {
     std::shared_lock<std::shared_mutex> lock(mutex);
     auto it = cache.find(key);

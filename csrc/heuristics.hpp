@@ -67,12 +67,6 @@ int forced_kernel_1d2d();  // the forced index, or -1
 void set_batch_invariant(bool on);
 bool batch_invariant();
 
-// Tail split of the 1D2D kernels (sm90_scheduler.cuh): on by default; a switch for A/B
-// measurements and tests. It never changes a result (each half computes its rows exactly as
-// the whole tile would), so batch invariance does not need it off.
-void set_split_tail(bool on);
-bool split_tail();
-
 std::string describe(const KernelConfig& c);
 const char* layout_name(Layout l);
 

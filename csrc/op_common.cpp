@@ -221,7 +221,6 @@ GemmArgs gemm_args(const Launch1D2DSpec& s) {
   args.num_groups = static_cast<int>(s.groups);
   args.d = s.d;
   args.ldd = s.n;
-  args.split_tail = split_tail() ? 1 : 0;
   return args;
 }
 
@@ -238,17 +237,11 @@ void launch_1d2d(Launch1D2DSpec& s) {
                 info.max_smem_optin, " bytes of shared memory per block; the kernels need ", c.smem_bytes,
                 " (an sm_90 GPU is required)");
 
-  CUtensorMap tmap_a, tmap_b, tmap_sa, tmap_d, tmap_a_half;
+  CUtensorMap tmap_a, tmap_b, tmap_sa, tmap_d;
   const int a_box_rows = c.multicast == Multicast::kA ? c.block_m / 2 : c.block_m;
   const int b_box_rows = c.multicast == Multicast::kB ? c.block_n / 2 : c.block_n;
   tmap_a = make_tma_2d(s.a, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.a_rows, s.k, s.a_row_stride, a_box_rows, 128,
                        CU_TENSOR_MAP_SWIZZLE_128B);
-  // A in 64-row boxes, for the halves of the tail split (128-row tiles without A multicast,
-  // whose box is 64 rows already); the kernels that never read it get A's map again.
-  tmap_a_half = c.block_m == 128 && c.multicast != Multicast::kA
-                    ? make_tma_2d(s.a, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.a_rows, s.k, s.a_row_stride, 64, 128,
-                                  CU_TENSOR_MAP_SWIZZLE_128B)
-                    : tmap_a;
   tmap_b = make_tma_2d(s.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.b_rows, s.k, s.b_row_stride, b_box_rows, 128,
                        CU_TENSOR_MAP_SWIZZLE_128B);
   // A scales: a [groups * Kb, sa_m] row-major view of the canonical layout (rows align(sa_m, 4)
@@ -266,7 +259,7 @@ void launch_1d2d(Launch1D2DSpec& s) {
   GemmArgs args = gemm_args(s);
   const CUstream stream = current_stream(s.device);
   FP8GEMM_TRACE(6);
-  void* params[] = {&tmap_a, &tmap_b, &tmap_sa, &tmap_d, &tmap_a_half, &args};
+  void* params[] = {&tmap_a, &tmap_b, &tmap_sa, &tmap_d, &args};
   const KernelLaunch l{static_cast<unsigned>(sel.grid), 1, static_cast<unsigned>(c.cluster()), s.device, stream,
                        pdl_enabled()};
   launch_kernel(*sel.kernel->image, l, params);

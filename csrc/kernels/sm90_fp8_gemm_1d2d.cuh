@@ -43,7 +43,7 @@ struct OutTraits<float> {
 template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT, Layout kLayout>
 __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, const CUtensorMap& tmap_b,
                                                    const CUtensorMap& tmap_sa, const CUtensorMap& tmap_d,
-                                                   const CUtensorMap& tmap_a_half, const GemmArgs& args) {
+                                                   const GemmArgs& args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   static_assert(kBlockM == 64 || kBlockM == 128 || kBlockM == 256, "block_m");
   static_assert(kBlockN % 16 == 0 && kBlockN >= 16 && kBlockN <= 192, "block_n");
@@ -110,7 +110,6 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
   if (threadIdx.x == kMathThreads) {
     if (smem_addr(smem_raw) % kSmemAlign != 0) __trap();  // never seen; a loud stop, not wrong sums
     tma_prefetch_descriptor(&tmap_a);
-    if constexpr (kBlockM == 128 && kMulticast != Multicast::kA) tma_prefetch_descriptor(&tmap_a_half);
     tma_prefetch_descriptor(&tmap_b);
     tma_prefetch_descriptor(&tmap_sa);
     tma_prefetch_descriptor(&tmap_d);
@@ -148,28 +147,13 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
         const int b_row = t.group * n + t.n_base;
         for (int kb = 0; kb < num_kb; ++kb) {
           mbarrier_wait(&empty[stage], phase ^ 1);
-          // A half tile (tail split) loads only its 64 rows of A.
-          const bool half = kBlockM == 128 && t.half != 0;
-          mbarrier_arrive_expect_tx(&full[stage], (half ? kTileA / 2 : kTileA) + kTileB + kTileSA);
+          mbarrier_arrive_expect_tx(&full[stage], kTileA + kTileB + kTileSA);
           uint8_t* a_dst = smem_a + stage * kTileA;
           uint8_t* b_dst = smem_b + stage * kTileB;
           const int k0 = kb * kBlockK;
           if constexpr (kMulticast == Multicast::kA) {
-            // Each CTA of the pair loads 64 of the 128 rows for both; for a half, CTA 0 all 64.
-            if (!half) {
-              tma_load_2d_multicast(a_dst + rank * (kTileA / 2), &tmap_a, &full[stage], 0x3, k0,
-                                    t.a_row + rank * (kBlockM / 2));
-            } else if (rank == 0) {
-              tma_load_2d_multicast(a_dst, &tmap_a, &full[stage], 0x3, k0, t.a_row);
-            }
-          } else if constexpr (kBlockM == 128) {
-            // tmap_a_half: A with 64-row boxes (NOTES #41: two such loads per whole tile cost
-            // the 128-row configs ~2%, so whole tiles keep one 128-row box).
-            if (half) {
-              tma_load_2d(a_dst, &tmap_a_half, &full[stage], k0, t.a_row);
-            } else {
-              tma_load_2d(a_dst, &tmap_a, &full[stage], k0, t.a_row);
-            }
+            tma_load_2d_multicast(a_dst + rank * (kTileA / 2), &tmap_a, &full[stage], 0x3, k0,
+                                  t.a_row + rank * (kBlockM / 2));
           } else {
             tma_load_2d(a_dst, &tmap_a, &full[stage], k0, t.a_row);
           }
@@ -211,24 +195,6 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     Tile t;
     for (int i = 0; sched.tile(i, t); ++i) {
       if (t.skip) continue;
-      if constexpr (kBlockM == 128) {
-        // A half tile (tail split, sm90_scheduler.cuh) is warpgroup 0's alone: warpgroup 1
-        // only hands each stage back once it has landed.
-        if (t.half != 0 && warpgroup == 1) {
-          for (int kb = 0; kb < num_kb; ++kb) {
-            mbarrier_wait(&full[stage], phase);
-            if (lane == 0) mbarrier_arrive(&empty[stage]);
-            if constexpr (kCluster > 1) {
-              if (lane == 1) mbarrier_arrive_cluster(&empty[stage], rank ^ 1);
-            }
-            if (++stage == kStages) {
-              stage = 0;
-              phase ^= 1;
-            }
-          }
-          continue;
-        }
-      }
       const int n_base = t.n_base;
       const float* sa_row0 = sa_thread + t.sa_row % sa_align(kLayout);
       // Columns at or past `boundary` (tile-relative) use the second weight-scale row.

@@ -51,9 +51,6 @@ struct GemmArgs {
   // (row-predicated), never past the group's last row.
   void* d;
   int64_t ldd;  // elements
-  // Split the last round's tiles into 64-row halves when they fill at most half of it
-  // (128-row tiles only; sm90_scheduler.cuh). Off only for A/B measurements.
-  int split_tail;
 };
 
 constexpr int kBlockK = 128;

@@ -30,53 +30,7 @@ struct Tile {
   int sa_row;   // A-scale tensor-map coordinates: row sa_row, K-block column sa_kb0 + kb
   int sa_kb0;
   bool skip;    // a contiguous-layout block of padding rows: nothing to compute
-  int half;     // 0: the whole tile; 1 or 2: its first or second 64 rows only (tail split)
 };
-
-// Tail split. With R clusters, a grid of U units runs floor(U / R) full rounds and a last
-// one of U % R units, on U % R clusters while the rest idle. When that last round is at
-// most half full, its units are cut into 64-row halves, twice as many, each computed by
-// warpgroup 0 of a CTA alone (warpgroup 1 only releases the stages): the round then takes
-// about the time of a 64-row tile on one warpgroup, ~0.6 of a full one (NOTES #40), and
-// every half computes its rows exactly as the whole tile would (bitwise the same result).
-// Only for 128-row tiles (two warpgroups of one 64-row wave each).
-// The units before `first` are whole; unit first + h (h < 2 * tail) is half 1 + h % 2 of
-// unit first + h / 2.
-struct TailSplit {
-  int first, tail;
-  __device__ __forceinline__ TailSplit(int units, int rounds_width, bool enabled) {
-    tail = enabled ? units % rounds_width : 0;
-    if (2 * tail > rounds_width) tail = 0;
-    first = units - tail;
-  }
-  __device__ __forceinline__ int total() const { return first + 2 * tail; }
-  // Maps a handed-out index to its unit and sets `half`.
-  __device__ __forceinline__ int unit(int index, int& half) const {
-    if (index < first) {
-      half = 0;
-      return index;
-    }
-    const int h = index - first;
-    half = 1 + h % 2;
-    return first + h / 2;
-  }
-};
-
-// Narrows tile t to its half (1: rows 0-63, 2: rows 64-127): warpgroup 0 computes from
-// a_row, and only the half's rows are stored. A half with no row to store is skipped
-// (not with B multicast, whose pair holds two different m blocks and must agree).
-template <Multicast kMulticast>
-__device__ __forceinline__ void narrow_to_half(Tile& t, int half) {
-  t.half = half;
-  if (half == 0) return;
-  if (half == 2) {
-    t.a_row += 64;
-    t.sa_row += 64;
-  }
-  t.row_begin = max(t.row_begin, t.a_row);
-  t.row_end = min(t.row_end, t.a_row + 64);
-  if (kMulticast != Multicast::kB && t.a_row >= t.row_end) t.skip = true;
-}
 
 // NOTES: 16 units along M per raster group keep roughly 16 A row-panels and one wave's
 // worth of B row-panels resident in L2 while a wave sweeps along N.
@@ -108,7 +62,6 @@ struct FlatScheduler {
   int units_m, units_n, num_units, base_units;
   int cluster_id, num_clusters, rank;
   const GemmArgs* args;
-  TailSplit split{0, 1, false};
 
   __device__ __forceinline__ FlatScheduler(const GemmArgs& a, uint32_t cta_rank, const int*) : args(&a) {
     const int blocks_m = (a.m + kBlockM - 1) / kBlockM;
@@ -120,15 +73,12 @@ struct FlatScheduler {
     cluster_id = blockIdx.x / kCluster;
     num_clusters = gridDim.x / kCluster;
     rank = static_cast<int>(cta_rank);
-    split = TailSplit(num_units, num_clusters, kBlockM == 128 && a.split_tail != 0);
   }
 
   // The i-th tile of this CTA; false when it has none left.
   __device__ __forceinline__ bool tile(int i, Tile& t) const {
-    const int index = cluster_id + i * num_clusters;
-    if (index >= split.total()) return false;
-    int half;
-    int unit = split.unit(index, half);
+    int unit = cluster_id + i * num_clusters;
+    if (unit >= num_units) return false;
     const bool second_pass = kSplitPairs && unit >= base_units;
     if (second_pass) unit -= base_units;
     int um, un;
@@ -171,7 +121,6 @@ struct FlatScheduler {
         t.group = valid0 ? g0 : 0;
       }
     }
-    narrow_to_half<kMulticast>(t, half);
     return true;
   }
 };
@@ -205,12 +154,9 @@ struct GroupedScheduler {
   }
 
   __device__ __forceinline__ bool tile(int i, Tile& t) {
-    const int index = cluster_id + i * num_clusters;
+    const int unit = cluster_id + i * num_clusters;
     const int groups = args->num_groups;
-    const TailSplit split(prefix[groups] * units_n, num_clusters, kBlockM == 128 && args->split_tail != 0);
-    if (index >= split.total()) return false;
-    int half;
-    const int unit = split.unit(index, half);
+    if (unit >= prefix[groups] * units_n) return false;
     while (unit >= prefix[cursor + 1] * units_n) ++cursor;
     const int g = cursor;
     int um, un;
@@ -232,7 +178,6 @@ struct GroupedScheduler {
       t.sa_row = t.a_row;
       t.sa_kb0 = 0;
     }
-    narrow_to_half<kMulticast>(t, half);
     return true;
   }
 };

@@ -47,8 +47,6 @@ def _load() -> None:
     _cdll.fp8gemm_get_pdl.restype = ctypes.c_int
     _cdll.fp8gemm_set_batch_invariant.argtypes = [ctypes.c_int]
     _cdll.fp8gemm_get_batch_invariant.restype = ctypes.c_int
-    _cdll.fp8gemm_set_split_tail.argtypes = [ctypes.c_int]
-    _cdll.fp8gemm_get_split_tail.restype = ctypes.c_int
     _cdll.fp8gemm_set_swap_ab.argtypes = [ctypes.c_int]
     _cdll.fp8gemm_get_swap_ab.restype = ctypes.c_int
     _cdll.fp8gemm_force_swapab.argtypes = [ctypes.c_int, ctypes.c_int]
