@@ -28,7 +28,9 @@
 // no workspace per call, and concurrent launches (streams, graphs) never share an entry.
 // A CTA waits for an entry only while more CTAs are resident than the pool holds, which no
 // Hopper part allows (one CTA per SM; kWgradMapPoolEntries), and those CTAs run to their
-// end without waiting on it, so the wait always ends. Two slots per operand alternate; a slot is rebuilt only once every load that read it
+// end without waiting on it, so the wait always ends (a dependent launch's CTAs claim only
+// after their grid dependency wait, so they hold none while they wait on this grid).
+// Two slots per operand alternate; a slot is rebuilt only once every load that read it
 // has landed. ks values are clamped on the device (negative -> 0, rounded down to 16, the
 // running sum to the buffer's K and K-block extents): the maps never reach past the operands,
 // and TMA zero-fills everything outside a map, so garbage ks gives garbage sums, never a fault.
