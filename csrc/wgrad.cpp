@@ -2,8 +2,6 @@
 // family. The k-grouped group sizes (ks) live on the device and are never read here.
 #include "wgrad.hpp"
 
-#include <optional>
-
 #include <torch/csrc/inductor/aoti_torch/c/shim.h>
 #include <torch/csrc/stable/accelerator.h>
 #include <torch/csrc/stable/ops.h>
