@@ -54,14 +54,22 @@ void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const 
   s.args.sb_stride_n = sb.stride(0);
   s.args.sb_stride_k = sb.stride(1);
   s.args.accumulate = accumulate ? 1 : 0;
-  // Decode-sized M (issue 4): the swap-AB kernels, which also read row-major scales in place;
-  // scales in neither layout are copied into the canonical one.
+  // Decode-sized M (issue 4): the swap-AB kernels; row-major scales are read in place by
+  // both kernel families, except where swap-AB serves the shape only from the canonical
+  // layout (select_swapab); scales in neither layout are copied into the canonical one.
   Tensor sa = sa_in;
   if (!is_canonical_sa(sa_in, 0, p.m, kb)) {
     s.sa = static_cast<const float*>(sa_in.data_ptr());
-    s.sa_row_stride = row_major_sa_stride(sa_in, p.m, kb);
-    if (s.sa_row_stride > 0 && launch_swapab_if_chosen(s)) return;
-    s.sa_row_stride = 0;
+    const int64_t row_stride = row_major_sa_stride(sa_in, 0, p.m, kb);
+    if (row_stride > 0) {
+      s.sa_row_stride = row_stride;
+      if (launch_swapab_if_chosen(s)) return;
+      s.sa_row_stride = 0;
+      const bool swapab_canonical = swapab_chosen(s);
+      s.sa_row_stride = row_stride;
+      if (!swapab_canonical && launch_1d2d(s)) return;
+      s.sa_row_stride = 0;
+    }
     sa = canonical_sa(sa_in, 0, p.m, kb);
   }
   FP8GEMM_TRACE(2);

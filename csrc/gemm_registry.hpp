@@ -17,6 +17,10 @@ struct KernelConfig {
   OutDtype out;
   int smem_bytes;
   Layout layout;
+  // > 0: reads row-major [rows, Kb] A scales in place, sa_group K blocks per TMA box;
+  // 0: the canonical layout.
+  int sa_group;
+  bool sa_row_major() const { return sa_group > 0; }
   int cluster() const { return multicast == Multicast::kNone ? 1 : 2; }
 };
 

@@ -81,7 +81,6 @@ void launch_grouped(const char* op, Layout layout, const GroupedProblem& p, cons
     return;
   }
   const int64_t kb = ceil_div64(p.k, 128);
-  const Tensor sa = canonical_sa(sa_in, masked ? p.groups : 0, p.rows, kb);
   Launch1D2DSpec s{};
   s.op = op;
   s.layout = layout;
@@ -100,7 +99,6 @@ void launch_grouped(const char* op, Layout layout, const GroupedProblem& p, cons
   s.b = b.data_ptr();
   s.b_rows = p.groups * p.n;
   s.b_row_stride = p.b_row_stride;
-  s.sa = static_cast<const float*>(sa.data_ptr());
   s.sa_m = p.rows;
   s.sa_groups = masked ? p.groups : 1;
   s.d = out.data_ptr();
@@ -114,6 +112,18 @@ void launch_grouped(const char* op, Layout layout, const GroupedProblem& p, cons
   s.args.sb_stride_k = sb.stride(2);
   s.args.group_info = layout_tensor.data_ptr();
   s.args.group_info_64 = layout_tensor.scalar_type() == ScalarType::Long ? 1 : 0;
+  // The A scales: canonical as they are; row-major ([M, Kb], masked [G, Mmax, Kb] with its
+  // groups evenly spaced) read in place where this build has the config's row-major twin;
+  // anything else copied into the canonical layout.
+  const int64_t sa_groups = masked ? p.groups : 0;
+  if (!is_canonical_sa(sa_in, sa_groups, p.rows, kb)) {
+    s.sa = static_cast<const float*>(sa_in.data_ptr());
+    s.sa_row_stride = row_major_sa_stride(sa_in, sa_groups, p.rows, kb);
+    if (s.sa_row_stride > 0 && launch_1d2d(s)) return;
+    s.sa_row_stride = 0;
+  }
+  const Tensor sa = canonical_sa(sa_in, sa_groups, p.rows, kb);
+  s.sa = static_cast<const float*>(sa.data_ptr());
   launch_1d2d(s);
 }
 

@@ -93,7 +93,7 @@ Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_
   double best_bytes = 0;
   for (int i = 0; i < kNumKernels1D2D; ++i) {
     const KernelConfig& c = kKernels1D2D[i].config;
-    if (c.out != out || c.layout != layout) continue;
+    if (c.out != out || c.layout != layout || c.sa_row_major()) continue;
     const int64_t blocks_m = blocks_m_of(c, m, groups), blocks_n = ceil_div(n, c.block_n);
     if (!multicast_legal(c, blocks_m, blocks_n, num_sms)) continue;
     // NOTES: contiguous groups with K < 4096: each 256-row tile streams a new group's
@@ -131,6 +131,18 @@ Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_
   return best;
 }
 
+// The config that differs from `k` only in reading row-major A scales, or nullptr.
+const Kernel1D2D* row_major_twin(const Kernel1D2D* k) {
+  const KernelConfig& a = k->config;
+  for (int i = 0; i < kNumKernels1D2D; ++i) {
+    const KernelConfig& b = kKernels1D2D[i].config;
+    if (b.sa_row_major() && b.block_m == a.block_m && b.block_n == a.block_n && b.multicast == a.multicast &&
+        b.out == a.out && b.layout == a.layout)
+      return &kKernels1D2D[i];
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 const char* layout_name(Layout l) {
@@ -142,7 +154,7 @@ std::string describe(const KernelConfig& c) {
   static const char* mc[] = {"none", "a", "b"};
   return cat("layout=", layout_name(c.layout), " block_m=", c.block_m, " block_n=", c.block_n, " stages=", c.stages,
              " multicast=", mc[static_cast<int>(c.multicast)], " out=", c.out == OutDtype::kBF16 ? "bf16" : "fp32",
-             " smem=", c.smem_bytes);
+             " smem=", c.smem_bytes, c.sa_row_major() ? cat(" sa=row sa_group=", c.sa_group) : std::string());
 }
 
 namespace {
@@ -156,30 +168,35 @@ bool batch_invariant() { return g_batch_invariant.load(std::memory_order_relaxed
 void force_kernel_1d2d(int index) { g_forced.store(index < kNumKernels1D2D ? index : -1); }
 int forced_kernel_1d2d() { return g_forced.load(std::memory_order_relaxed); }
 
-Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t groups, OutDtype out, int num_sms) {
+Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t groups, OutDtype out, int num_sms,
+                      bool sa_row_major) {
   const int forced = g_forced.load(std::memory_order_relaxed);
   if (forced >= 0) {
     // Testing hook: serve with one chosen config wherever it is legal.
     const KernelConfig& c = kKernels1D2D[forced].config;
-    if (c.out == out && c.layout == layout &&
+    if (c.out == out && c.layout == layout && c.sa_row_major() == sa_row_major &&
         multicast_legal(c, blocks_m_of(c, m, groups), ceil_div(n, c.block_n), num_sms)) {
       const Estimate e = estimate(c, m, n, k, groups, num_sms);
       return {&kKernels1D2D[forced], e.grid, e.cycles};
     }
   }
-  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int, int, bool>;
+  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int, int, bool, bool>;
   static std::map<Key, Selection> cache;
   static std::shared_mutex mutex;
-  const Key key{static_cast<int>(layout), m, n, k, groups, static_cast<int>(out), num_sms, batch_invariant()};
+  const Key key{static_cast<int>(layout), m, n, k, groups, static_cast<int>(out), num_sms, batch_invariant(),
+                sa_row_major};
   {
     std::shared_lock<std::shared_mutex> lock(mutex);
     auto it = cache.find(key);
     if (it != cache.end()) return it->second;
   }
-  const Selection s = select_uncached(layout, m, n, k, groups, out, num_sms);
+  Selection s = select_uncached(layout, m, n, k, groups, out, num_sms);
+  // Row-major scales: the same tile, pipeline and grid with the in-place scale reader (its
+  // ring may be a stage shorter: 4 K blocks of scales per stage); the build may lack it.
+  if (sa_row_major) s.kernel = row_major_twin(s.kernel);
   std::unique_lock<std::shared_mutex> lock(mutex);
   if (cache.size() > 4096) cache.clear();  // bound memory for workloads with endless shapes
-  if (cache.emplace(key, s).second && print_configs()) {
+  if (cache.emplace(key, s).second && print_configs() && s.kernel != nullptr) {
     std::fprintf(stderr, "fp8gemm: gemm %s m=%lld n=%lld k=%lld groups=%lld sms=%d -> %s grid=%d\n",
                  layout_name(layout), (long long)m, (long long)n, (long long)k, (long long)groups, num_sms,
                  describe(s.kernel->config).c_str(), s.grid);

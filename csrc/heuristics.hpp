@@ -49,8 +49,10 @@ struct Selection {
 // The 1D2D kernel of `layout` for an M x N x K problem with `out` output on `num_sms` SMs.
 // Dense and contiguous: m is the number of rows of A. Masked and offset: m is the expected
 // rows per group (the host does not know the real counts) and `groups` the group count.
-// Cached per argument tuple; thread-safe.
-Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t groups, OutDtype out, int num_sms);
+// Cached per argument tuple; thread-safe. sa_row_major: the row-major-scale twin of the
+// config the heuristic picks for canonical scales (kernel nullptr when the build lacks it).
+Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t groups, OutDtype out, int num_sms,
+                      bool sa_row_major = false);
 
 // Testing hook: serve every call whose layout, dtype and shape allow it with
 // kKernels1D2D[index] (-1: back to the heuristic).

@@ -176,9 +176,14 @@ bool is_canonical_sa(const Tensor& sa, int64_t groups, int64_t m, int64_t kb) {
          reinterpret_cast<uintptr_t>(sa.data_ptr()) % 16 == 0;
 }
 
-int64_t row_major_sa_stride(const Tensor& sa, int64_t m, int64_t kb) {
-  if (kb < 4 || sa.stride(1) != 1 || reinterpret_cast<uintptr_t>(sa.data_ptr()) % 16 != 0) return 0;
-  const int64_t stride = m <= 1 ? align4(kb) : sa.stride(0);  // one row: its stride is never used
+int64_t row_major_sa_stride(const Tensor& sa, int64_t groups, int64_t m, int64_t kb) {
+  const int r = groups > 0 ? 1 : 0;  // the M dimension
+  if (kb < 4 || sa.stride(r + 1) != 1 || reinterpret_cast<uintptr_t>(sa.data_ptr()) % 16 != 0) return 0;
+  // [G, Mmax, Kb]: every row of every group one stride apart, so that the kernels can read
+  // them as one [G * Mmax, Kb] matrix. A single row's stride is never used.
+  const bool many_groups = groups > 1;
+  int64_t stride = m > 1 ? sa.stride(r) : (many_groups ? sa.stride(0) : align4(kb));
+  if (many_groups && m > 1 && sa.stride(0) != m * stride) return 0;
   return stride >= kb && stride % 4 == 0 ? stride : 0;
 }
 
@@ -224,13 +229,15 @@ GemmArgs gemm_args(const Launch1D2DSpec& s) {
   return args;
 }
 
-void launch_1d2d(Launch1D2DSpec& s) {
-  const LaunchDevice scope(s.device);
-  FP8GEMM_TRACE(4);
+bool launch_1d2d(Launch1D2DSpec& s) {
+  const bool sa_row_major = s.sa_row_stride > 0;
   const int64_t kb = ceil_div64(s.k, 128);
   const int sms = usable_sms(s.device);
-  const Selection sel = select_1d2d(s.layout, s.m_model, s.n, s.k, s.groups, s.out, sms);
+  const Selection sel = select_1d2d(s.layout, s.m_model, s.n, s.k, s.groups, s.out, sms, sa_row_major);
   FP8GEMM_TRACE(3);
+  if (sel.kernel == nullptr) return false;  // no row-major twin in this build: the caller copies
+  const LaunchDevice scope(s.device);
+  FP8GEMM_TRACE(4);
   const KernelConfig& c = sel.kernel->config;
   const DeviceInfo& info = device_info(s.device);
   FP8GEMM_CHECK(c.smem_bytes <= info.max_smem_optin, "fp8gemm.", s.op, ": cuda:", s.device, " offers ",
@@ -245,9 +252,32 @@ void launch_1d2d(Launch1D2DSpec& s) {
   tmap_b = make_tma_2d(s.b, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.b_rows, s.k, s.b_row_stride, b_box_rows, 128,
                        CU_TENSOR_MAP_SWIZZLE_128B);
   // A scales: a [groups * Kb, sa_m] row-major view of the canonical layout (rows align(sa_m, 4)
-  // apart), one row of block_m per stage; columns past sa_m read as zero.
-  tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.sa_groups * kb, s.sa_m, align4(s.sa_m) * 4, 1,
-                        c.block_m + sa_pad(c.layout), CU_TENSOR_MAP_SWIZZLE_NONE);
+  // apart), one row of block_m per stage; columns past sa_m read as zero. Row-major scales
+  // in place: [rows of A, Kb], a box of block_m rows x sa_group K blocks per group of K
+  // blocks (rows and columns past the ends read as zero).
+  GemmArgs args = gemm_args(s);
+  if (sa_row_major) {
+    // Rows of at most sa_group floats (Kb <= sa_group: one group per tile), rows * stride
+    // a multiple of 32 floats and every tile's first row on a 128-byte line (dense and
+    // contiguous tiles start on multiples of 64 rows; masked ones on g * Mmax + ...): the
+    // tile's whole rows as BM * stride / 32 lines of 128 bytes, a few TMA requests, where
+    // a box of sa_group columns takes one per row (hot: every CTA of a wave reads the same
+    // rows at small M).
+    const int64_t stride = s.sa_row_stride;
+    const bool whole_rows = stride <= c.sa_group && (s.a_rows * stride) % 32 == 0 &&
+                            c.layout != Layout::kOffset && (c.layout != Layout::kMasked || (s.args.mmax * stride) % 32 == 0);
+    if (whole_rows) {
+      tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.a_rows * stride / 32, 32, 128,
+                            c.block_m * stride / 32, 32, CU_TENSOR_MAP_SWIZZLE_NONE);
+      args.sa_pitch = static_cast<int>(stride);
+    } else {
+      tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.a_rows, kb, stride * 4, c.block_m,
+                            c.sa_group, CU_TENSOR_MAP_SWIZZLE_NONE);
+    }
+  } else {
+    tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.sa_groups * kb, s.sa_m, align4(s.sa_m) * 4, 1,
+                          c.block_m + sa_pad(c.layout), CU_TENSOR_MAP_SWIZZLE_NONE);
+  }
   if (s.out == OutDtype::kBF16) {
     tmap_d = make_tma_2d(s.d, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, s.d_rows, s.n, s.n * 2, 64, 16,
                          CU_TENSOR_MAP_SWIZZLE_32B);
@@ -256,7 +286,6 @@ void launch_1d2d(Launch1D2DSpec& s) {
                          CU_TENSOR_MAP_SWIZZLE_32B);
   }
   FP8GEMM_TRACE(5);
-  GemmArgs args = gemm_args(s);
   const CUstream stream = current_stream(s.device);
   FP8GEMM_TRACE(6);
   void* params[] = {&tmap_a, &tmap_b, &tmap_sa, &tmap_d, &args};
@@ -264,6 +293,7 @@ void launch_1d2d(Launch1D2DSpec& s) {
                        pdl_enabled()};
   launch_kernel(*sel.kernel->image, l, params);
   FP8GEMM_TRACE(7);
+  return true;
 }
 
 }  // namespace fp8gemm

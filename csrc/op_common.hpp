@@ -74,9 +74,10 @@ Tensor canonical_sa(const Tensor& sa, int64_t groups, int64_t m, int64_t kb);
 bool is_canonical_sa(const Tensor& sa, int64_t groups, int64_t m, int64_t kb);
 // How many times canonical_sa has copied (process-wide; for tests and diagnostics).
 int64_t num_sa_relayouts();
-// The row stride (floats) when the [M, Kb] scales are row-major and a tensor map can read
-// them in place (rows 16-byte aligned, at least 4 K blocks); 0 otherwise.
-int64_t row_major_sa_stride(const Tensor& sa, int64_t m, int64_t kb);
+// The row stride (floats) when the scales ([m, kb], or [groups, m, kb] when groups > 0) are
+// row-major and a tensor map can read them in place as one [rows, kb] matrix (rows 16-byte
+// aligned and evenly spaced across groups, at least 4 K blocks); 0 otherwise.
+int64_t row_major_sa_stride(const Tensor& sa, int64_t groups, int64_t m, int64_t kb);
 
 // One launch of the 1D2D family. The operands as the kernel sees them: A as a 2-D
 // [a_rows, K] matrix, B as [b_rows, K] (groups stacked), the A scales as sa_groups
@@ -93,15 +94,17 @@ struct Launch1D2DSpec {
   int64_t b_rows, b_row_stride;
   const float* sa;
   int64_t sa_m, sa_groups;
-  // sa_row_stride > 0: sa is row-major [M, Kb] with rows that many floats apart (a layout
-  // the swap-AB kernels read in place; launch_1d2d takes the canonical layout only).
+  // sa_row_stride > 0: sa is row-major [a_rows, Kb] with rows that many floats apart, read in
+  // place by the swap-AB kernels and by the 1D2D kernels' row-major twins.
   int64_t sa_row_stride;
   void* d;
   int64_t d_rows;
   OutDtype out;
   GemmArgs args;  // sb, strides, group info and accumulate filled in by the op
 };
-void launch_1d2d(Launch1D2DSpec& s);
+// Returns false, launching nothing, only for row-major scales when this build has no
+// row-major twin of the chosen config: the caller then copies them into the canonical layout.
+bool launch_1d2d(Launch1D2DSpec& s);
 // The kernel arguments both kernel families take from a spec: s.args plus its sizes and D.
 GemmArgs gemm_args(const Launch1D2DSpec& s);
 

@@ -133,14 +133,27 @@ SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int
   return make(best, m, n, choose_split(best->config, tiles, num_kb, num_sms));
 }
 
+namespace {
+// The swap-AB kernel a launch of `s` would use (kernel nullptr: the 1D2D family serves it).
+SwapAbSelection choose_for(const Launch1D2DSpec& s, const DeviceInfo& info, int sms) {
+  const SwapAbSelection none{nullptr, 0, 0, 0};
+  if (s.layout != Layout::kDense) return none;
+  // Under an SM limit (set_num_sms) the 1D2D kernel's persistent grid honours it; this
+  // kernel's grid of short-lived CTAs would not, so it stands aside unless forced.
+  if (sms < info.sm_count && g_forced_index.load(std::memory_order_relaxed) < 0) return none;
+  return select_swapab(s.m_model, s.n, s.k, s.out, sms, s.sa_row_stride > 0);
+}
+}  // namespace
+
+bool swapab_chosen(const Launch1D2DSpec& s) {
+  return choose_for(s, device_info(s.device), usable_sms(s.device)).kernel != nullptr;
+}
+
 bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
   if (s.layout != Layout::kDense) return false;
   const DeviceInfo& info = device_info(s.device);
   const int sms = usable_sms(s.device);
-  // Under an SM limit (set_num_sms) the 1D2D kernel's persistent grid honours it; this
-  // kernel's grid of short-lived CTAs would not, so it stands aside unless forced.
-  if (sms < info.sm_count && g_forced_index.load(std::memory_order_relaxed) < 0) return false;
-  const SwapAbSelection sel = select_swapab(s.m_model, s.n, s.k, s.out, sms, s.sa_row_stride > 0);
+  const SwapAbSelection sel = choose_for(s, info, sms);
   FP8GEMM_TRACE(3);
   if (sel.kernel == nullptr) return false;
   const SwapAbConfig& c = sel.kernel->config;

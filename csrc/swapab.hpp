@@ -35,6 +35,8 @@ void force_swapab(int index, int split);
 // Launches the swap-AB kernel for a dense problem when select_swapab chooses it; returns
 // false (and does nothing) otherwise.
 bool launch_swapab_if_chosen(const Launch1D2DSpec& s);
+// Whether launch_swapab_if_chosen(s) would launch (the same rules; launches nothing).
+bool swapab_chosen(const Launch1D2DSpec& s);
 
 std::string describe(const SwapAbConfig& c);
 

@@ -66,3 +66,50 @@ def assert_schema_respected(op, args: tuple, mutated: tuple[int, ...] = ()) -> N
     if isinstance(result, torch.Tensor):
         ptrs = {t.untyped_storage().data_ptr() for t in tensors.values()}
         assert result.untyped_storage().data_ptr() not in ptrs, "the result aliases an input"
+
+
+# ---------------------------------------------------------------- activation-scale layouts
+
+
+def sa_relayouts() -> int:
+    """How many activation-scale relayout copies the library has made so far (process-wide)."""
+    import ctypes
+
+    from fp8gemm import _native
+
+    lib = _native.lib()
+    lib.fp8gemm_num_sa_relayouts.restype = ctypes.c_longlong
+    return int(lib.fp8gemm_num_sa_relayouts())
+
+
+def grid_fields(line: str) -> dict[str, str]:
+    """The key=value fields of one `fp8gemm.kernel_grid()` line (`sa` is "row" or absent)."""
+    return dict(kv.split("=", 1) for kv in line.split()[1:])
+
+
+def row_major_twin_compiled(cfg: dict, layout: str, out: str) -> bool:
+    """Whether this build has the row-major-scale twin of the 1D2D config `cfg` (a
+    `select_config` dict) for `layout` and output `out` ("bf16" | "fp32")."""
+    import fp8gemm
+
+    want = {"layout": layout, "block_m": str(cfg["block_m"]), "block_n": str(cfg["block_n"]),
+            "multicast": cfg["multicast"], "out": out, "sa": "row"}
+    return any(all(grid_fields(line).get(k) == v for k, v in want.items())
+               for line in fp8gemm.kernel_grid().splitlines())
+
+
+def expected_dense_row_major_copies(m: int, n: int, k: int, out_dtype: torch.dtype, sa: torch.Tensor) -> int:
+    """Relayout copies gemm_nt makes for row-major [M, Kb] scales `sa` (csrc/gemm_nt.cpp): none
+    when their rows are 16-byte aligned (and Kb >= 4) and the chosen kernel reads them in place:
+    swap-AB at K >= 4096 or M <= 4 (csrc/swapab.cpp), else the 1D2D config's row-major twin
+    where swap-AB does not serve the shape and the build has the twin; one copy otherwise."""
+    import fp8gemm
+
+    kb = -(-k // 128)
+    if kb < 4 or (m > 1 and sa.stride(0) % 4 != 0) or sa.data_ptr() % 16 != 0:
+        return 1
+    cfg = fp8gemm.select_config("gemm_nt", m, n, k, out_dtype=out_dtype)
+    if cfg["swap_ab"]:
+        return 0 if (k >= 4096 or m <= 4) else 1
+    out = "fp32" if out_dtype == torch.float32 else "bf16"
+    return 0 if row_major_twin_compiled(cfg, "dense", out) else 1

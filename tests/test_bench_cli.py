@@ -170,12 +170,15 @@ def test_format_table_swap_ab_columns() -> None:
         "m": 8, "n": 2112, "k": 7168, "config": {"block_m": 8, "block_n": 64, "block_k": 128, "stages": 11,
                                                  "multicast": "none", "cluster": 3, "swap_ab": True},
         "fp8gemm_us": 13.0, "noswap_us": 20.0, "read_us": 16.0, "x_read": 13.0 / 16.0, "notes": {},
+        "rowsa_over_canonical": 1.0125,
     }
     result = {"rows": [row], "geomean_speedup_vs_cublas_blockwise": None, "geomean_over_shapes": 0,
               "tflops_4096x7168x16384": None, "host_cost_us": {}}
-    line = _bench_dense.format_table(result).splitlines()[2]
+    text = _bench_dense.format_table(result)
+    line = text.splitlines()[2]
     assert "8x64x128 s11 swap/k3" in line
-    assert line.rstrip().endswith("20.0    16.0  0.81")
+    assert line.rstrip().endswith("20.0    16.0  0.81 |  1.012      -")
+    assert "row-major scales / canonical: read in place: geomean 1.012, min 1.012, max 1.012 over 1 shapes" in text
 
 
 @pytest.mark.parametrize("m", [64, 129])

@@ -135,7 +135,7 @@ def test_contiguous_every_config_mixed_tiles_and_padding_blocks() -> None:
     m_indices = m_indices.cuda()
     a, sa = random_fp8_activations((m_indices.numel(), k), seed=4)
     lines = fp8gemm.kernel_grid().splitlines()
-    configs = [i for i, line in enumerate(lines) if "layout=contiguous" in line]
+    configs = [i for i, line in enumerate(lines) if "layout=contiguous" in line and "sa=row" not in line]
     assert configs
     try:
         for idx in configs:

@@ -96,7 +96,9 @@ def test_eight_threads_different_ops_streams_and_shapes() -> None:
 
 def _dense_configs(out: str) -> list[int]:
     lines = fp8gemm.kernel_grid().splitlines()
-    return [i for i, line in enumerate(lines) if "layout=dense" in line and f"out={out}" in line]
+    # (canonical scales: a row-major twin's results equal its canonical config's bitwise,
+    # tests/test_gpu_row_major_sa.py)
+    return [i for i, line in enumerate(lines) if "layout=dense" in line and f"out={out}" in line and "sa=row" not in line]
 
 
 @pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float32], ids=str)

@@ -7,13 +7,13 @@ the comparison. Config selection without a GPU: test_swapab_cpu.py.
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 
 import pytest
 import torch
 
-from gpu_utils import requires_hopper
+from gpu_utils import expected_dense_row_major_copies, requires_hopper
+from gpu_utils import sa_relayouts as _relayouts
 from shapes import shape_id
 
 import fp8gemm
@@ -83,13 +83,6 @@ def _swap_configs(out: str) -> list[int]:
     """The configs for canonical activation scales writing `out`."""
     lines = fp8gemm.swapab_kernel_grid().splitlines()
     return [i for i, line in enumerate(lines) if f"out={out}" in line and "sa=canonical" in line]
-
-
-def _relayouts() -> int:
-    """How many activation-scale relayout copies the library has made so far."""
-    lib = _native.lib()
-    lib.fp8gemm_num_sa_relayouts.restype = ctypes.c_longlong
-    return int(lib.fp8gemm_num_sa_relayouts())
 
 
 def _row_major_sa(sa: torch.Tensor, pad_to: int = 4) -> torch.Tensor:
@@ -364,21 +357,19 @@ def test_swapab_reads_row_major_sa_in_place(shape: tuple[int, int, int], out_dty
     relayout copy, when their rows are 16-byte aligned; otherwise they are copied. Either
     way the result matches the reference."""
     m, n, k = shape
-    kb = -(-k // 128)
     p = _problem(shape)
     sa = _row_major_sa(p["sa"], pad_to)
     assert sa.stride(1) == 1 and torch.equal(sa, p["sa"])
-    # Read in place where that measured no slower than copying (csrc/swapab.cpp): K >= 4096,
-    # or M <= 4 at any K.
-    in_place = kb >= 4 and (m == 1 or sa.stride(0) % 4 == 0) and (k >= 4096 or m <= 4)
-    swap = fp8gemm.select_config("gemm_nt", m, n, k, out_dtype=out_dtype)["swap_ab"]
+    # Read in place by swap-AB where that measured no slower than copying (csrc/swapab.cpp:
+    # K >= 4096, or M <= 4 at any K), and by the 1D2D kernels wherever they serve the shape.
+    expected = expected_dense_row_major_copies(m, n, k, out_dtype, sa)
     before = _relayouts()
     out = torch.full((m, n), float("nan"), dtype=out_dtype, device="cuda")
     fp8gemm.gemm_nt_out(p["a"], sa, p["b"], p["sb"], out)
     copies = _relayouts() - before
-    assert copies == (0 if in_place and swap else 1), (copies, in_place, swap)
+    assert copies == expected, (copies, expected)
     _check_close(out, reference_gemm_nt(*_args(p)))
-    if out_dtype == torch.bfloat16 and in_place and swap:
+    if out_dtype == torch.bfloat16 and copies == 0:
         # The same kernel choice and summation order as with canonical scales: equal bits.
         assert torch.equal(out, fp8gemm.gemm_nt(*_args(p)))
 

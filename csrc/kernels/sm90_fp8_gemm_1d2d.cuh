@@ -40,7 +40,13 @@ struct OutTraits<float> {
 // tensor maps here by reference (TMA needs their parameter-space addresses) and declares
 // __launch_bounds__(gemm_1d2d_threads(kBlockM), 1). Unmangled names let the host look the
 // entry up in the embedded cubin through the driver API.
-template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT, Layout kLayout>
+//
+// kSaGroup > 0: the A scales come as row-major [rows, Kb] (rows 16-byte aligned), read in
+// place: once per kSaGroup K blocks the producer brings the tile's rows x kSaGroup columns
+// into a slot of a small ring with barriers of its own (sm90_gemm_layout.hpp), and the math
+// threads pick column kb % kSaGroup. 0: the canonical layout, a column box per stage.
+template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT, Layout kLayout,
+          int kSaGroup = 0>
 __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, const CUtensorMap& tmap_b,
                                                    const CUtensorMap& tmap_sa, const CUtensorMap& tmap_d,
                                                    const GemmArgs& args) {
@@ -57,7 +63,12 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
   // stage's box 128-byte aligned as TMA destinations must be.
   constexpr int kSaStride = sa_stage_floats(kBlockM, kLayout);
   constexpr uint32_t kTileSA = (kBlockM + sa_pad(kLayout)) * sizeof(float);
-  constexpr SmemLayout kSmem = gemm_1d2d_smem(kBlockM, kBlockN, kStages, sizeof(OutT), kLayout);
+  constexpr bool kSaRowMajor = kSaGroup > 0;
+  static_assert(kSaGroup == 0 || kSaGroup == 4 || kSaGroup == 8, "sa_group");
+  static_assert((kSaSlots & (kSaSlots - 1)) == 0, "a power of two: the ring index is a mask");
+  constexpr int kSaSlot = kBlockM * kSaGroup;            // floats per row-major ring slot
+  constexpr uint32_t kSaBox = kSaSlot * sizeof(float);   // bytes of one row-major box
+  constexpr SmemLayout kSmem = gemm_1d2d_smem(kBlockM, kBlockN, kStages, sizeof(OutT), kLayout, kSaGroup);
   // Masked and offset groups end at any row: a 64-row store that would cross the end
   // goes row by row instead of through TMA.
   constexpr bool kRowBounded = layout_has_group_table(kLayout);
@@ -97,6 +108,8 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
   float* smem_sa = reinterpret_cast<float*>(smem + kSmem.sa_offset);
   uint64_t* full = reinterpret_cast<uint64_t*>(smem + kSmem.bar_offset);
   uint64_t* empty = full + kStages;
+  uint64_t* sa_full = empty + kStages;     // row-major scale ring (kSaSlots each)
+  uint64_t* sa_empty = sa_full + kSaSlots;
   int* group_table = reinterpret_cast<int*>(smem + kSmem.group_offset);
 
   const int n = args.n;
@@ -118,6 +131,13 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
       mbarrier_init(&full[s], 1);  // the producer's arrive.expect_tx
       // One arrival per math warp of every CTA whose producer writes into this stage.
       mbarrier_init(&empty[s], kMathWG * 4 * kCluster);
+    }
+    if constexpr (kSaRowMajor) {
+#pragma unroll
+      for (int s = 0; s < kSaSlots; ++s) {
+        mbarrier_init(&sa_full[s], 1);           // the producer's arrive.expect_tx
+        mbarrier_init(&sa_empty[s], kMathWG * 4);  // one arrival per math warp of this CTA
+      }
     }
     fence_barrier_init();
   }
@@ -141,13 +161,35 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     if (threadIdx.x == kMathThreads) {
       int stage = 0;
       uint32_t phase = 0;
+      int sa_slot = 0;  // row-major scale ring
+      uint32_t sa_phase = 0;
       Tile t;
       for (int i = 0; sched.tile(i, t); ++i) {
         if (t.skip) continue;
         const int b_row = t.group * n + t.n_base;
         for (int kb = 0; kb < num_kb; ++kb) {
+          if constexpr (kSaRowMajor) {
+            // Row-major A scales: the tile's rows (of A's row space) x columns kb ..
+            // kb + kSaGroup - 1 (past Kb zero), once per group of K blocks; or (sa_pitch > 0,
+            // one group per tile) the tile's whole rows as 128-byte lines.
+            if (kb % kSaGroup == 0) {
+              mbarrier_wait(&sa_empty[sa_slot], sa_phase ^ 1);
+              float* dst = smem_sa + sa_slot * kSaSlot;
+              if (args.sa_pitch > 0) {
+                mbarrier_arrive_expect_tx(&sa_full[sa_slot], kBlockM * args.sa_pitch * sizeof(float));
+                tma_load_2d(dst, &tmap_sa, &sa_full[sa_slot], 0, t.a_row * args.sa_pitch / 32);
+              } else {
+                mbarrier_arrive_expect_tx(&sa_full[sa_slot], kSaBox);
+                tma_load_2d(dst, &tmap_sa, &sa_full[sa_slot], kb, t.a_row);
+              }
+              if (++sa_slot == kSaSlots) {
+                sa_slot = 0;
+                sa_phase ^= 1;
+              }
+            }
+          }
           mbarrier_wait(&empty[stage], phase ^ 1);
-          mbarrier_arrive_expect_tx(&full[stage], kTileA + kTileB + kTileSA);
+          mbarrier_arrive_expect_tx(&full[stage], kTileA + kTileB + (kSaRowMajor ? 0 : kTileSA));
           uint8_t* a_dst = smem_a + stage * kTileA;
           uint8_t* b_dst = smem_b + stage * kTileB;
           const int k0 = kb * kBlockK;
@@ -165,8 +207,10 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
           }
           // A scales: column kb of the canonical [Kb, align(M, 4)] layout, rows past M zero
           // (masked: group g's columns follow group g - 1's).
-          tma_load_2d(smem_sa + stage * kSaStride, &tmap_sa, &full[stage], t.sa_row - t.sa_row % sa_align(kLayout),
-                      t.sa_kb0 + kb);
+          if constexpr (!kSaRowMajor) {
+            tma_load_2d(smem_sa + stage * kSaStride, &tmap_sa, &full[stage], t.sa_row - t.sa_row % sa_align(kLayout),
+                        t.sa_kb0 + kb);
+          }
           if (++stage == kStages) {
             stage = 0;
             phase ^= 1;
@@ -182,7 +226,10 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     const int q = lane % 4;
     const bool wg_leader = threadIdx.x % 128 == 0;
     uint8_t* d_stage = smem_d + warpgroup * (kWaves * 64 * kBlockN * sizeof(OutT));
-    const float* sa_thread = smem_sa + warpgroup * 64 + row0;
+    // Floats from one row's scales to the next in a slot (row-major: the box's row pitch).
+    const int sa_pitch = kSaRowMajor ? (args.sa_pitch > 0 ? args.sa_pitch : kSaGroup) : 1;
+    const float* sa_thread = smem_sa + (warpgroup * 64 + row0) * sa_pitch;
+    uint32_t sa_groups = 0;  // row-major scale ring: groups read so far (slot, phase)
 
     // wgmma descriptors of stage 0 (this warpgroup's first A rows, B), built once: a
     // stage, wave or k-step moves only the start-address field, by a constant.
@@ -196,7 +243,26 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     for (int i = 0; sched.tile(i, t); ++i) {
       if (t.skip) continue;
       const int n_base = t.n_base;
-      const float* sa_row0 = sa_thread + t.sa_row % sa_align(kLayout);
+      const float* sa_row0 = sa_thread + (kSaRowMajor ? 0 : t.sa_row % sa_align(kLayout));
+      // Row-major scales: the K block whose scales are read next. Its group's box is waited
+      // for before the first read; after the group's last read (or the tile's) each math
+      // warp hands the slot back.
+      int sa_kb = 0;
+      auto sa_acquire = [&] {
+        if constexpr (kSaRowMajor) {
+          if (sa_kb % kSaGroup == 0) mbarrier_wait(&sa_full[sa_groups % kSaSlots], (sa_groups / kSaSlots) & 1);
+        }
+      };
+      auto sa_release = [&] {
+        if constexpr (kSaRowMajor) {
+          if (sa_kb % kSaGroup == kSaGroup - 1 || sa_kb == num_kb - 1) {
+            __syncwarp();
+            if (lane == 0) mbarrier_arrive(&sa_empty[sa_groups % kSaSlots]);
+            ++sa_groups;
+          }
+          ++sa_kb;
+        }
+      };
       // Columns at or past `boundary` (tile-relative) use the second weight-scale row.
       const int boundary = 128 - n_base % 128;
       // The tile's weight-scale rows (the second clamped: it is only used past `boundary`,
@@ -228,8 +294,19 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
       };
       // Per-block scale products (sa0 sb0, sa1 sb0, sa0 sb1, sa1 sb1) for this thread's rows.
       auto scales = [&](int st, float2 sb, int wave = 0) {
-        const float sa0 = sa_row0[st * kSaStride + wave * 128], sa1 = sa_row0[st * kSaStride + wave * 128 + 8];
+        const float* sa = kSaRowMajor ? sa_row0 + (sa_groups % kSaSlots) * kSaSlot + wave * 128 * sa_pitch + sa_kb % kSaGroup
+                                      : sa_row0 + st * kSaStride + wave * 128;
+        const float sa0 = sa[0], sa1 = sa[8 * sa_pitch];
         return make_float4(sa0 * sb.x, sa1 * sb.x, sa0 * sb.y, sa1 * sb.y);
+      };
+      // Row-major scales are read after the block's MMAs are issued: the wait for their box
+      // and the shared-memory latency then overlap the tensor core's work (measured: read
+      // before the issue, they held up the first block of each tile and every MMA issue).
+      auto row_major_scales = [&](float2 sb) {
+        sa_acquire();
+        const float4 v = scales(0, sb);
+        sa_release();
+        return v;
       };
       auto promote = [&](const float* a, const float4& sc, int j_begin, int j_end, int wave = 0) {
         float* f = fin + wave * (kBlockN / 2);
@@ -273,7 +350,8 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
         auto load_issue = [&](auto d_const) {
           constexpr int d = decltype(d_const)::value;
           mbarrier_wait(&full[stage], phase);
-          sc[d] = scales(stage, next_sb());
+          const float2 sb = next_sb();
+          if constexpr (!kSaRowMajor) sc[d] = scales(stage, sb);
           const uint64_t da = desc_a(stage), db = desc_b(stage);
           fence_registers<kBlockN / 2>(accs[d]);
           wgmma_fence();
@@ -281,6 +359,9 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
           for (int kk = 0; kk < kBlockK / 32; ++kk)
             WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, accs[d], kk > 0);
           wgmma_commit();
+          // Row-major scales: the weight scales wait here; the A scales are read by the
+          // prefetch hook below, just before this set's wgmma wait.
+          if constexpr (kSaRowMajor) sc[d] = make_float4(sb.x, sb.y, 0.0f, 0.0f);
           // No register fence here: touching the set while its group is in flight makes
           // ptxas serialize every wgmma (C7514); the wait before its promotion orders it.
           st[d] = stage;
@@ -292,13 +373,26 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
           release(st[d]);
           promote(accs[d], sc[d], 0, kBlockN / 8);
         };
-        deferred_pipeline<kDepth>(num_kb, load_issue, retire);
+        if constexpr (kSaRowMajor) {
+          // Called for each block, in order, before the wgmma wait that precedes its retire:
+          // the box has had kDepth - 1 blocks' MMAs to land, and the next block's MMAs are
+          // already queued when this thread waits for it.
+          auto read_sa = [&](auto d_const) {
+            constexpr int d = decltype(d_const)::value;
+            sc[d] = row_major_scales(make_float2(sc[d].x, sc[d].y));
+          };
+          deferred_pipeline<kDepth>(num_kb, load_issue, retire, read_sa);
+        } else {
+          deferred_pipeline<kDepth>(num_kb, load_issue, retire);
+        }
       } else if constexpr (kWaves == 1) {
         // The tile's N as two MMA chunks with one commit group each: chunk 0 is promoted
         // while chunk 1 still runs.
         for (int kb = 0; kb < num_kb; ++kb) {
           mbarrier_wait(&full[stage], phase);
-          const float4 sc = scales(stage, next_sb());
+          const float2 sb = next_sb();
+          float4 sc;
+          if constexpr (!kSaRowMajor) sc = scales(stage, sb);
           const uint64_t da = desc_a(stage), db = desc_b(stage);
           fence_registers<kBlockN / 2>(acc);
           wgmma_fence();
@@ -311,6 +405,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
             }
             wgmma_commit();
           }
+          if constexpr (kSaRowMajor) sc = row_major_scales(sb);
           wgmma_wait<1>();
           fence_registers<kChunkRegs>(acc);
           promote(acc, sc, 0, kChunkN / 8);
@@ -327,8 +422,10 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
           mbarrier_wait(&full[stage], phase);
           const float2 sb = next_sb();
           float4 sc[kWaves];
+          if constexpr (!kSaRowMajor) {
 #pragma unroll
-          for (int w = 0; w < kWaves; ++w) sc[w] = scales(stage, sb, w);
+            for (int w = 0; w < kWaves; ++w) sc[w] = scales(stage, sb, w);
+          }
           const uint64_t db = desc_b(stage);
 #pragma unroll
           for (int w = 0; w < kWaves; ++w) {
@@ -338,6 +435,14 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
 #pragma unroll
             for (int kk = 0; kk < kBlockK / 32; ++kk) WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, acc, kk > 0);
             wgmma_commit();
+            if constexpr (kSaRowMajor) {
+              if (w == 0) {
+                sa_acquire();
+#pragma unroll
+                for (int v = 0; v < kWaves; ++v) sc[v] = scales(stage, sb, v);
+                sa_release();
+              }
+            }
             wgmma_wait<0>();
             fence_registers<kBlockN / 2>(acc);
             if (w == kWaves - 1) {

@@ -31,6 +31,19 @@ constexpr int sa_pad(Layout l) { return l == Layout::kOffset ? 4 : 0; }
 // aligned addresses, so the box is rounded up to a multiple of 32 floats.
 constexpr int sa_stage_floats(int block_m, Layout l) { return (block_m + sa_pad(l) + 31) / 32 * 32; }
 
+// Row-major [rows, Kb] A scales read in place: a TMA box brings a tile's rows x `sa_group`
+// K blocks (4 or 8; each row's piece is 16 or 32 contiguous bytes) into one of kSaSlots
+// slots of a ring of its own, once per sa_group K blocks. A box per K block (one
+// column) would cost one TMA request per row per K block, as many as the A tile's own
+// (measured: 1.0-1.6x the canonical layout's time, benchmarks/NOTES.md #44).
+// NOTES: two slots: the producer fills the next group's box while the math warpgroups
+// read the current one; it waits only when it runs more than a group ahead.
+constexpr int kSaSlots = 2;
+// Bytes of the A-scale buffers: per stage (canonical), or the row-major ring.
+constexpr int sa_buffer_bytes(int block_m, int stages, Layout l, int sa_group) {
+  return sa_group > 0 ? kSaSlots * block_m * sa_group * 4 : stages * sa_stage_floats(block_m, l) * 4;
+}
+
 // Runtime shape and weight-scale pointer of one dense 1D2D launch. A, B, the A scales
 // (canonical layout) and D travel as TMA descriptors; the 128x128 weight scales are
 // read through their strides, so any layout of them is served without a copy.
@@ -51,6 +64,11 @@ struct GemmArgs {
   // (row-predicated), never past the group's last row.
   void* d;
   int64_t ldd;  // elements
+  // Row-major A scales (sa_group > 0 configs): 0 reads a box of sa_group columns per group of
+  // K blocks; > 0, the row stride (<= sa_group floats, Kb <= sa_group): one box of the tile's
+  // whole rows, through a tensor map that sees the scales as 128-byte lines (a handful of
+  // TMA requests instead of one per row: the rows of small-K scales are 16-32 bytes).
+  int sa_pitch;
 };
 
 constexpr int kBlockK = 128;
@@ -78,18 +96,18 @@ struct SmemLayout {
 
 // Dynamic shared memory of the 1D2D kernel: per stage an A tile (block_m x 128 B)
 // and a B tile (block_n x 128 B), both 1024-aligned for the 128-byte swizzle; one
-// output staging tile; per-stage A scales (block_m floats); a full and an empty
-// mbarrier per stage; the group table of the masked and offset layouts (row bounds and
+// output staging tile; the A scales (sa_buffer_bytes); a full and an empty mbarrier per
+// stage (and per row-major scale slot); the group table of the masked and offset layouts (row bounds and
 // tile prefix sums, 2 x (kMaxGroups + 1) ints); plus 1024 bytes of alignment slack.
 constexpr SmemLayout gemm_1d2d_smem(int block_m, int block_n, int stages, int out_bytes,
-                                    Layout layout = Layout::kDense) {
+                                    Layout layout = Layout::kDense, int sa_group = 0) {
   SmemLayout l{};
   l.a_offset = 0;
   l.b_offset = l.a_offset + stages * block_m * kBlockK;
   l.d_offset = l.b_offset + stages * block_n * kBlockK;
   l.sa_offset = l.d_offset + block_m * block_n * out_bytes;
-  l.bar_offset = l.sa_offset + stages * sa_stage_floats(block_m, layout) * 4;
-  l.group_offset = l.bar_offset + stages * 2 * 8;
+  l.bar_offset = l.sa_offset + sa_buffer_bytes(block_m, stages, layout, sa_group);
+  l.group_offset = l.bar_offset + (stages + (sa_group > 0 ? kSaSlots : 0)) * 2 * 8;
   l.total = l.group_offset + (layout_has_group_table(layout) ? 2 * (kMaxGroups + 1) * 4 : 0) + kSmemAlign;
   return l;
 }

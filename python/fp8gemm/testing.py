@@ -216,16 +216,17 @@ def contiguous_m_indices(sizes: list[int], alignment: int = 128, device: str | t
 
 
 def row_major_sa(sa: torch.Tensor, row_stride: int | None = None) -> torch.Tensor:
-    """The same `[M, Kb]` scales as a row-major view whose rows are `row_stride` floats apart
-    (default: Kb rounded up to 4, 16-byte-aligned rows, what the swap-AB kernels read in
-    place); the padding between rows is NaN, so a kernel that reads it fails loudly."""
-    m, kb = sa.shape
+    """The same `[M, Kb]` (or `[G, Mmax, Kb]`) scales as a row-major view whose rows are
+    `row_stride` floats apart (default: Kb rounded up to 4, 16-byte-aligned rows, what the
+    kernels read in place; groups evenly spaced); the padding between rows is NaN, so a
+    kernel that reads it fails loudly."""
+    kb = sa.shape[-1]
     stride = -(-kb // 4) * 4 if row_stride is None else row_stride
     if stride < kb:
         raise ValueError(f"row_major_sa: row_stride must be >= Kb = {kb}, got {stride}")
-    buf = torch.full((m, stride), float("nan"), dtype=sa.dtype, device=sa.device)
-    buf[:, :kb] = sa
-    return buf[:, :kb]
+    buf = torch.full((*sa.shape[:-1], stride), float("nan"), dtype=sa.dtype, device=sa.device)
+    buf[..., :kb] = sa
+    return buf[..., :kb]
 
 
 def _flush_buffer(device: torch.device) -> torch.Tensor:
