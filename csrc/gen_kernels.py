@@ -86,10 +86,14 @@ class Config:
         return f"{self.layout}_m{self.block_m}_n{self.block_n}_s{self.stages}_mc{self.multicast}_{self.out}{sa}"
 
     def row_major_twin(self) -> "Config":
-        """The same config reading row-major scales: boxes of 8 K blocks (one 32-byte sector
-        per row) where they leave the ring as deep as the canonical config's, else of 4."""
-        wide = dataclasses.replace(self, sa_group=8)
-        return wide if wide.stages == self.stages else dataclasses.replace(self, sa_group=4)
+        """The same config reading row-major scales: boxes of as many K blocks as keep the
+        ring as deep as the canonical config's, of 32 (a 128-byte line per row, as few TMA
+        requests per K block as the canonical layout's), 16, 8 or 4."""
+        for group in (32, 16, 8):
+            twin = dataclasses.replace(self, sa_group=group)
+            if twin.stages == self.stages:
+                return twin
+        return dataclasses.replace(self, sa_group=4)
 
 
 def full_grid() -> list[Config]:

@@ -18,8 +18,8 @@ def index(*parts: str) -> int:
 
 
 worst = 0.0
-for (bm, bn, mc), k in itertools.product(((128, 128, "none"), (128, 160, "a"), (256, 128, "a")), (2192, 512)):
-    # K = 2192: boxes of columns, 3 groups per tile; K = 512: the tiles' whole rows
+for (bm, bn, mc), k in itertools.product(((128, 128, "none"), (128, 160, "a"), (256, 128, "a")), (4240, 512)):
+    # K = 4240: boxes of columns (rows of 36 floats, longer than any box); K = 512: whole rows
     i = index("layout=dense", f"block_m={bm} ", f"block_n={bn} ", f"multicast={mc} ", "out=bf16", "sa=row")
     p = random_fp8_problem(3 * bm + 48, 6 * bn - 8, k, "cuda", seed=i)
     _native.lib().fp8gemm_force_kernel(i)
@@ -27,8 +27,8 @@ for (bm, bn, mc), k in itertools.product(((128, 128, "none"), (128, 160, "a"), (
     _native.lib().fp8gemm_force_kernel(-1)
     worst = max(worst, calc_diff(out, reference_gemm_nt(p["a"], p["sa"], p["b"], p["sb"])))
 i = index("layout=masked", "block_m=64 ", "block_n=64 ", "sa=row")
-a, sa = random_fp8_activations((3, 150, 2176), seed=5)
-b, sb = random_fp8_weights(3, 376, 2176, seed=6)
+a, sa = random_fp8_activations((3, 150, 4240), seed=5)
+b, sb = random_fp8_weights(3, 376, 4240, seed=6)
 masked_m = torch.tensor([150, 0, 77], dtype=torch.int32, device="cuda")
 _native.lib().fp8gemm_force_kernel(i)
 out = fp8gemm.m_grouped_gemm_nt_masked(a, row_major_sa(sa), b, sb, masked_m, 64)

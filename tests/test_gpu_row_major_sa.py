@@ -3,7 +3,7 @@
 
 Most quantizers write the activation scales row-major, `[M, Kb]` (masked: `[G, Mmax, Kb]`).
 Every 1D2D config has a twin that reads them through a tensor map as they are, instead of a
-relayout copy into the canonical column-major layout first: a box of 4 or 8 K blocks of the
+relayout copy into the canonical column-major layout first: a box of 4 to 32 K blocks of the
 tile's rows per group of K blocks, or, for short rows (Kb <= the box width, rows * stride a
 multiple of 32 floats, tiles starting on 128-byte lines), the tile's whole rows as 128-byte
 lines (csrc/op_common.cpp). Both modes are forced below. These tests force every twin
@@ -79,10 +79,10 @@ class Case:
         return out
 
 
-# Per mode, (K, a row count that is a multiple of 8 but not of the tile): "box" reads a box
-# of columns per group (Kb = 9, rows padded to 12 floats); "whole" the tiles' whole rows (Kb
-# = 4, rows of 16 bytes, rows * 4 a multiple of 32).
-MODES = {"box": 1040, "whole": 512}
+# K per mode: "box" reads a box of columns per group (Kb = 34, rows padded to 36 floats:
+# longer than any box, two groups per tile, the second partial); "whole" the tiles' whole
+# rows (Kb = 4, rows of 16 bytes; the cases' row counts times 4 are multiples of 32).
+MODES = {"box": 4240, "whole": 512}
 
 
 def _dense_case(bm: int, bn: int, out: str, seed: int, mode: str) -> Case:

@@ -64,11 +64,13 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
   constexpr int kSaStride = sa_stage_floats(kBlockM, kLayout);
   constexpr uint32_t kTileSA = (kBlockM + sa_pad(kLayout)) * sizeof(float);
   constexpr bool kSaRowMajor = kSaGroup > 0;
-  static_assert(kSaGroup == 0 || kSaGroup == 4 || kSaGroup == 8, "sa_group");
+  static_assert(kSaGroup == 0 || kSaGroup == 4 || kSaGroup == 8 || kSaGroup == 16 || kSaGroup == 32, "sa_group");
   static_assert((kSaSlots & (kSaSlots - 1)) == 0, "a power of two: the ring index is a mask");
   constexpr int kSaSlot = kBlockM * kSaGroup;            // floats per row-major ring slot
   constexpr uint32_t kSaBox = kSaSlot * sizeof(float);   // bytes of one row-major box
   constexpr SmemLayout kSmem = gemm_1d2d_smem(kBlockM, kBlockN, kStages, sizeof(OutT), kLayout, kSaGroup);
+  static_assert(!kSaRowMajor || (kSmem.sa_offset % 1024 == 0 && kSaBox % 1024 == 0),
+                "row-major scale slots: 1024-byte aligned (the 128-byte swizzle's unit)");
   // Masked and offset groups end at any row: a 64-row store that would cross the end
   // goes row by row instead of through TMA.
   constexpr bool kRowBounded = layout_has_group_table(kLayout);
@@ -229,6 +231,11 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     // Floats from one row's scales to the next in a slot (row-major: the box's row pitch).
     const int sa_pitch = kSaRowMajor ? (args.sa_pitch > 0 ? args.sa_pitch : kSaGroup) : 1;
     const float* sa_thread = smem_sa + (warpgroup * 64 + row0) * sa_pitch;
+    // Boxes of 128-byte rows (whole-row boxes, and 32-column ones) arrive 128-byte
+    // swizzled (the host's tensor maps): a warp's 8 rows then sit in 8 different 16-byte
+    // chunks of their lines instead of one bank (an 8-way conflict at a 32-float pitch).
+    const bool sa_swizzled = kSaRowMajor && (args.sa_pitch > 0 || kSaGroup == 32);
+    const int sa_row_off = (warpgroup * 64 + row0) * sa_pitch;  // this thread's first row in a slot
     uint32_t sa_groups = 0;  // row-major scale ring: groups read so far (slot, phase)
 
     // wgmma descriptors of stage 0 (this warpgroup's first A rows, B), built once: a
@@ -294,9 +301,20 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
       };
       // Per-block scale products (sa0 sb0, sa1 sb0, sa0 sb1, sa1 sb1) for this thread's rows.
       auto scales = [&](int st, float2 sb, int wave = 0) {
-        const float* sa = kSaRowMajor ? sa_row0 + (sa_groups % kSaSlots) * kSaSlot + wave * 128 * sa_pitch + sa_kb % kSaGroup
-                                      : sa_row0 + st * kSaStride + wave * 128;
-        const float sa0 = sa[0], sa1 = sa[8 * sa_pitch];
+        float sa0, sa1;
+        if constexpr (kSaRowMajor) {
+          // Float offsets within the slot (1024-byte aligned: the swizzle's unit), swizzled
+          // as TMA wrote them: the 16-byte chunk index XOR the 128-byte line index mod 8.
+          const int i0 = sa_row_off + wave * 128 * sa_pitch + sa_kb % kSaGroup, i1 = i0 + 8 * sa_pitch;
+          auto swz = [&](int i) { return sa_swizzled ? i ^ (((i >> 5) & 7) << 2) : i; };
+          const float* slot = smem_sa + (sa_groups % kSaSlots) * kSaSlot;
+          sa0 = slot[swz(i0)];
+          sa1 = slot[swz(i1)];
+        } else {
+          const float* sa = sa_row0 + st * kSaStride + wave * 128;
+          sa0 = sa[0];
+          sa1 = sa[8];
+        }
         return make_float4(sa0 * sb.x, sa1 * sb.x, sa0 * sb.y, sa1 * sb.y);
       };
       // Row-major scales are read after the block's MMAs are issued: the wait for their box

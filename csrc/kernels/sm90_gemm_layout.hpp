@@ -32,7 +32,7 @@ constexpr int sa_pad(Layout l) { return l == Layout::kOffset ? 4 : 0; }
 constexpr int sa_stage_floats(int block_m, Layout l) { return (block_m + sa_pad(l) + 31) / 32 * 32; }
 
 // Row-major [rows, Kb] A scales read in place: a TMA box brings a tile's rows x `sa_group`
-// K blocks (4 or 8; each row's piece is 16 or 32 contiguous bytes) into one of kSaSlots
+// K blocks (4..32; each row's piece is 16..128 contiguous bytes) into one of kSaSlots
 // slots of a ring of its own, once per sa_group K blocks. A box per K block (one
 // column) would cost one TMA request per row per K block, as many as the A tile's own
 // (measured: 1.0-1.6x the canonical layout's time, benchmarks/NOTES.md #44).
@@ -66,8 +66,8 @@ struct GemmArgs {
   int64_t ldd;  // elements
   // Row-major A scales (sa_group > 0 configs): 0 reads a box of sa_group columns per group of
   // K blocks; > 0, the row stride (<= sa_group floats, Kb <= sa_group): one box of the tile's
-  // whole rows, through a tensor map that sees the scales as 128-byte lines (a handful of
-  // TMA requests instead of one per row: the rows of small-K scales are 16-32 bytes).
+  // whole rows, through a tensor map that sees the scales as 128-byte lines (fewer TMA
+  // requests than one per row when the rows are shorter than a line).
   int sa_pitch;
 };
 
