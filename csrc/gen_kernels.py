@@ -61,7 +61,7 @@ class Config:
     multicast: str  # "none" | "a" | "b"
     out: str  # "bf16" | "f32"
     layout: str = "dense"  # one of LAYOUTS
-    # A scales read in place as row-major [rows, Kb], sa_group K blocks per box (4 or 8);
+    # A scales read in place as row-major [rows, Kb], sa_group K blocks per box (4 to 32);
     # 0: the canonical layout
     sa_group: int = 0
 

@@ -191,8 +191,8 @@ Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t gr
     if (it != cache.end()) return it->second;
   }
   Selection s = select_uncached(layout, m, n, k, groups, out, num_sms);
-  // Row-major scales: the same tile, pipeline and grid with the in-place scale reader (its
-  // ring may be a stage shorter: 4 K blocks of scales per stage); the build may lack it.
+  // Row-major scales: the same tile, ring depth and grid with the in-place scale reader
+  // (gen_kernels.py sizes its scale boxes to keep the ring); the build may lack it.
   if (sa_row_major) s.kernel = row_major_twin(s.kernel);
   std::unique_lock<std::shared_mutex> lock(mutex);
   if (cache.size() > 4096) cache.clear();  // bound memory for workloads with endless shapes
