@@ -266,15 +266,17 @@ bool launch_1d2d(Launch1D2DSpec& s) {
     const int64_t stride = s.sa_row_stride;
     const bool whole_rows = stride <= c.sa_group && (s.a_rows * stride) % 32 == 0 &&
                             c.layout != Layout::kOffset && (c.layout != Layout::kMasked || (s.args.mmax * stride) % 32 == 0);
-    // Boxes of 128-byte rows (whole rows; 32 columns) go 128-byte swizzled, which the kernel
-    // undoes (its scale reads are then free of bank conflicts).
+    // Rows of 32 floats in shared memory (boxes of 32 columns; whole rows of 32) go 128-byte
+    // swizzled, which the kernel undoes: its scale reads are then free of bank conflicts.
+    const int pitch = whole_rows ? static_cast<int>(stride) : c.sa_group;
+    const CUtensorMapSwizzle swizzle = pitch == 32 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_NONE;
     if (whole_rows) {
       tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.a_rows * stride / 32, 32, 128,
-                            c.block_m * stride / 32, 32, CU_TENSOR_MAP_SWIZZLE_128B);
-      args.sa_pitch = static_cast<int>(stride);
+                            c.block_m * stride / 32, 32, swizzle);
+      args.sa_pitch = pitch;
     } else {
       tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.a_rows, kb, stride * 4, c.block_m,
-                            c.sa_group, c.sa_group == 32 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_NONE);
+                            c.sa_group, swizzle);
     }
   } else {
     tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.sa_groups * kb, s.sa_m, align4(s.sa_m) * 4, 1,

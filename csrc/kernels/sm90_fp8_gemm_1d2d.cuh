@@ -231,11 +231,15 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     // Floats from one row's scales to the next in a slot (row-major: the box's row pitch).
     const int sa_pitch = kSaRowMajor ? (args.sa_pitch > 0 ? args.sa_pitch : kSaGroup) : 1;
     const float* sa_thread = smem_sa + (warpgroup * 64 + row0) * sa_pitch;
-    // Boxes of 128-byte rows (whole-row boxes, and 32-column ones) arrive 128-byte
-    // swizzled (the host's tensor maps): a warp's 8 rows then sit in 8 different 16-byte
-    // chunks of their lines instead of one bank (an 8-way conflict at a 32-float pitch).
-    const bool sa_swizzled = kSaRowMajor && (args.sa_pitch > 0 || kSaGroup == 32);
-    const int sa_row_off = (warpgroup * 64 + row0) * sa_pitch;  // this thread's first row in a slot
+    // Rows of 32 floats (a pitch of 32: boxes of 32 columns, or whole rows of 32) arrive
+    // 128-byte swizzled (the host's tensor maps): the 16-byte chunks of row r are permuted
+    // by r % 8, so a warp's 8 rows sit in 8 different chunks instead of one bank (an 8-way
+    // conflict). A thread's rows (row0 + multiples of 8) share r % 8: its column c is at
+    // c ^ sa_xor within each of its rows, a per-thread constant.
+    const int sa_xor = kSaRowMajor && sa_pitch == 32 ? (row0 & 7) << 2 : 0;
+    // This thread's scale offsets within a slot: its first row, +8 rows, +128 rows (wave 1).
+    const int sa_row_off = (warpgroup * 64 + row0) * sa_pitch;
+    const int sa_off8 = 8 * sa_pitch, sa_off_wave = 128 * sa_pitch;
     uint32_t sa_groups = 0;  // row-major scale ring: groups read so far (slot, phase)
 
     // wgmma descriptors of stage 0 (this warpgroup's first A rows, B), built once: a
@@ -303,13 +307,11 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
       auto scales = [&](int st, float2 sb, int wave = 0) {
         float sa0, sa1;
         if constexpr (kSaRowMajor) {
-          // Float offsets within the slot (1024-byte aligned: the swizzle's unit), swizzled
-          // as TMA wrote them: the 16-byte chunk index XOR the 128-byte line index mod 8.
-          const int i0 = sa_row_off + wave * 128 * sa_pitch + sa_kb % kSaGroup, i1 = i0 + 8 * sa_pitch;
-          auto swz = [&](int i) { return sa_swizzled ? i ^ (((i >> 5) & 7) << 2) : i; };
-          const float* slot = smem_sa + (sa_groups % kSaSlots) * kSaSlot;
-          sa0 = slot[swz(i0)];
-          sa1 = slot[swz(i1)];
+          // The slot is 1024-byte aligned (the swizzle's unit).
+          const float* sa = smem_sa + (sa_groups % kSaSlots) * kSaSlot + sa_row_off + wave * sa_off_wave +
+                            ((sa_kb % kSaGroup) ^ sa_xor);
+          sa0 = sa[0];
+          sa1 = sa[sa_off8];
         } else {
           const float* sa = sa_row0 + st * kSaStride + wave * 128;
           sa0 = sa[0];
