@@ -113,3 +113,16 @@ def expected_dense_row_major_copies(m: int, n: int, k: int, out_dtype: torch.dty
         return 0 if (k >= 4096 or m <= 4) else 1
     out = "fp32" if out_dtype == torch.float32 else "bf16"
     return 0 if row_major_twin_compiled(cfg, "dense", out) else 1
+
+
+def check_valid_rows(out: torch.Tensor, ref: torch.Tensor, what: str, poison: float, max_diff: float) -> None:
+    """Rows that must have been written: no NaN, none left at the `poison` value the output
+    was filled with, and calc_diff against the float64 reference below `max_diff`."""
+    from fp8gemm.testing import calc_diff
+
+    if out.numel() == 0:
+        return
+    assert not torch.isnan(out).any(), f"{what}: NaN in rows that must be valid"
+    assert not (out == poison).any(), f"{what}: rows that must be written were not"
+    diff = calc_diff(out, ref)
+    assert diff < max_diff, f"{what}: calc_diff = {diff:.3e}"

@@ -8,17 +8,17 @@ Argument checks are in test_bad_inputs.py.
 
 from __future__ import annotations
 
+import functools
 import random
 
 import pytest
 import torch
 
-from gpu_utils import assert_schema_respected, requires_hopper
+from gpu_utils import assert_schema_respected, check_valid_rows, requires_hopper
 
 import fp8gemm
 from fp8gemm.quant import per_token_cast_to_fp8
 from fp8gemm.testing import (
-    calc_diff,
     contiguous_m_indices,
     random_fp8_activations,
     random_fp8_weights,
@@ -43,13 +43,7 @@ def _nan_rows(a: torch.Tensor, sa: torch.Tensor, rows: torch.Tensor) -> None:
     sa[rows] = float("nan")
 
 
-def _check_rows(out: torch.Tensor, ref: torch.Tensor, what: str) -> None:
-    if out.numel() == 0:
-        return
-    assert not torch.isnan(out).any(), f"{what}: NaN in rows that must be valid"
-    assert not (out == POISON).any(), f"{what}: rows that must be written were not"
-    diff = calc_diff(out, ref)
-    assert diff < MAX_DIFF, f"{what}: calc_diff = {diff:.3e}"
+_check_rows = functools.partial(check_valid_rows, poison=POISON, max_diff=MAX_DIFF)
 
 
 def _draw_sizes(g: int, seed: int, pool: tuple[int, ...] = SIZES) -> list[int]:

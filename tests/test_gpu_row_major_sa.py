@@ -16,12 +16,14 @@ the same inputs; and no copy may have been made (the library counts them).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import pytest
 import torch
 
 from gpu_utils import (
+    check_valid_rows,
     expected_dense_row_major_copies,
     grid_fields,
     requires_hopper,
@@ -53,13 +55,7 @@ def _row_major(sa: torch.Tensor, pad_to: int = 4) -> torch.Tensor:
     return row_major_sa(sa, -(-sa.shape[-1] // pad_to) * pad_to)
 
 
-def _check(out: torch.Tensor, ref: torch.Tensor, what: str) -> None:
-    if out.numel() == 0:
-        return
-    assert not torch.isnan(out).any(), f"{what}: NaN in rows that must be valid"
-    assert not (out == POISON).any(), f"{what}: rows that must be written were not"
-    diff = calc_diff(out, ref)
-    assert diff < MAX_DIFF, f"{what}: calc_diff = {diff:.3e}"
+_check = functools.partial(check_valid_rows, poison=POISON, max_diff=MAX_DIFF)
 
 
 @dataclasses.dataclass
