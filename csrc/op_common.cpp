@@ -282,13 +282,13 @@ bool launch_1d2d(Launch1D2DSpec& s) {
     tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.sa_groups * kb, s.sa_m, align4(s.sa_m) * 4, 1,
                           c.block_m + sa_pad(c.layout), CU_TENSOR_MAP_SWIZZLE_NONE);
   }
-  if (s.out == OutDtype::kBF16) {
-    tmap_d = make_tma_2d(s.d, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, s.d_rows, s.n, s.n * 2, 64, 16,
-                         CU_TENSOR_MAP_SWIZZLE_32B);
-  } else {
-    tmap_d = make_tma_2d(s.d, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.d_rows, s.n, s.n * 4, 64, 8,
-                         CU_TENSOR_MAP_SWIZZLE_32B);
-  }
+  // Output: boxes of 64 rows x one staged chunk (store_chunk_bytes), swizzled as wide.
+  const int out_bytes = s.out == OutDtype::kBF16 ? 2 : 4;
+  const int chunk = store_chunk_bytes(c.block_n, out_bytes);
+  const CUtensorMapSwizzle d_swizzle =
+      chunk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : (chunk == 64 ? CU_TENSOR_MAP_SWIZZLE_64B : CU_TENSOR_MAP_SWIZZLE_32B);
+  tmap_d = make_tma_2d(s.d, s.out == OutDtype::kBF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT32,
+                       s.d_rows, s.n, s.n * out_bytes, 64, chunk / out_bytes, d_swizzle);
   FP8GEMM_TRACE(5);
   const CUstream stream = current_stream(s.device);
   FP8GEMM_TRACE(6);

@@ -8,7 +8,7 @@
 // cluster multicast of one operand, and the A scales). One or two math warpgroups each
 // own 64 rows of the tile (two 128-row waves for 256-row tiles), run wgmma on them, read
 // the weight scales from global memory two K blocks ahead, and write their rows back
-// through a 32-byte-swizzled staging buffer and TMA stores.
+// through a swizzled staging buffer and TMA stores of up to 128-byte-wide chunks.
 //
 // The same kernel serves the M-grouped layouts (kLayout): the scheduler maps each tile
 // to its group (B rows g * N.., weight scales of group g) and its rows of A and D.
@@ -23,17 +23,6 @@
 #include "sm90_wgmma_fp8.cuh"  // generated at build time: WgmmaFp8<N>
 
 namespace fp8gemm::sm90 {
-
-template <typename OutT>
-struct OutTraits;
-template <>
-struct OutTraits<__nv_bfloat16> {
-  static constexpr int kChunkCols = 16;  // 32 bytes per staged row chunk
-};
-template <>
-struct OutTraits<float> {
-  static constexpr int kChunkCols = 8;
-};
 
 // The kernel body. Each config's entry point is an `extern "C"` __global__ function in its
 // generated translation unit (csrc/gen_kernels.py), which passes its __grid_constant__
@@ -76,9 +65,19 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
   constexpr bool kRowBounded = layout_has_group_table(kLayout);
   static_assert(kLayout == Layout::kDense || kLayout == Layout::kContiguous || kBlockM <= 128,
                 "masked and offset tiles hold one group: block_m <= 128");
-  constexpr int kChunkCols = OutTraits<OutT>::kChunkCols;
-  constexpr int kChunkBytes = 64 * 32;  // one 64-row x 32-byte staged chunk
+  // The output is staged per warpgroup wave (64 rows) in chunks of 64 rows x kStoreW bytes,
+  // each swizzled kStoreW-wide as its TMA store reads it: the 16-byte unit u of row r sits
+  // at unit u ^ ((r * kStoreW / 128) % (kStoreW / 16)), so a warp's 8 rows of one unit
+  // column hit distinct banks.
+  constexpr int kStoreW = store_chunk_bytes(kBlockN, sizeof(OutT));
+  constexpr int kChunkCols = kStoreW / sizeof(OutT);
+  constexpr int kChunkBytes = 64 * kStoreW;
   constexpr int kWaveBytes = 64 * kBlockN * sizeof(OutT);  // one warpgroup's 64 rows, staged
+  auto staged = [](int r, int byte_in_row) {  // offset of (row, byte) within a wave's staging
+    const int chunk = byte_in_row / kStoreW, b = byte_in_row % kStoreW;
+    const int unit = (b / 16) ^ (((r * kStoreW) >> 7) & (kStoreW / 16 - 1));
+    return chunk * kChunkBytes + r * kStoreW + unit * 16 + b % 16;
+  };
   // With block_n <= 128 the math warpgroups keep a second accumulator set and run one K
   // block ahead of the promotion; wider tiles have no registers for it and promote the
   // first half of the tile while the second half's MMAs still run.
@@ -487,10 +486,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
           const int r = row0 + h * 8;
           const float v0 = fin[w * (kBlockN / 2) + 4 * j + 2 * h], v1 = fin[w * (kBlockN / 2) + 4 * j + 2 * h + 1];
           const int col = j * 8 + q * 2;  // tile-relative column of v0
-          const int chunk = col / kChunkCols;
-          const int byte_in_row = (col % kChunkCols) * sizeof(OutT);
-          const int unit = (byte_in_row / 16) ^ ((r >> 2) & 1);  // 32-byte swizzle
-          uint8_t* dst = d_stage + w * kWaveBytes + chunk * kChunkBytes + r * 32 + unit * 16 + byte_in_row % 16;
+          uint8_t* dst = d_stage + w * kWaveBytes + staged(r, col * static_cast<int>(sizeof(OutT)));
           if constexpr (sizeof(OutT) == 2) {
             *reinterpret_cast<__nv_bfloat162*>(dst) = __floats2bfloat162_rn(v0, v1);
           } else {
@@ -535,8 +531,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
               const int r = idx / kUnitsPerRow, u = idx % kUnitsPerRow;
               const int col = n_base + u * kColsPerUnit;
               if (col < n) {
-                const uint8_t* src = d_stage + w * kWaveBytes + (u / 2) * kChunkBytes + r * 32 +
-                                     (((u % 2) ^ ((r >> 2) & 1)) * 16);
+                const uint8_t* src = d_stage + w * kWaveBytes + staged(r, u * 16);
                 *reinterpret_cast<int4*>(static_cast<OutT*>(args.d) + static_cast<int64_t>(row + r) * args.ldd + col) =
                     *reinterpret_cast<const int4*>(src);
               }

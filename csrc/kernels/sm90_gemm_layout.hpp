@@ -90,6 +90,18 @@ constexpr int deferred_depth(int block_n, int math_warpgroups) {
   return depth > 4 ? 4 : (depth < 2 ? 2 : depth);
 }
 
+// Bytes per row of one staged output chunk of the 1D2D epilogue (64 rows x this many bytes,
+// one TMA store each, swizzled with the same width): the widest of 128 / 64 / 32 that
+// divides a tile row (block_n x the output's element size). The host's output tensor map
+// uses the same box and swizzle.
+// NOTES: 32-byte chunks took 16 stores per 256x128 bf16 tile and warpgroup, issued by one
+// thread while the other warps of its warpgroup waited at the next tile's first wgmma
+// (ncu: 7.5% of the samples at (4096, 32768, 512)); 128-byte chunks take 4
+// (benchmarks/NOTES.md #47).
+constexpr int store_chunk_bytes(int block_n, int out_bytes) {
+  return (block_n * out_bytes) % 128 == 0 ? 128 : ((block_n * out_bytes) % 64 == 0 ? 64 : 32);
+}
+
 struct SmemLayout {
   int a_offset, b_offset, d_offset, sa_offset, bar_offset, group_offset, total;
 };

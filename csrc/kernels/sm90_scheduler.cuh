@@ -36,13 +36,14 @@ struct Tile {
 // worth of B row-panels resident in L2 while a wave sweeps along N.
 constexpr int kRasterGroupM = 16;
 
-// Unit `unit` of a units_m x units_n grid in L2-friendly order: groups of kRasterGroupM
-// units along M, swept along N.
+// Unit `unit` of a units_m x units_n grid in L2-friendly order: groups of kGroupM units
+// along M, swept along N.
+template <int kGroupM = kRasterGroupM>
 __device__ __forceinline__ void raster(int unit, int units_m, int units_n, int& um, int& un) {
-  const int group_span = kRasterGroupM * units_n;
+  const int group_span = kGroupM * units_n;
   const int group = unit / group_span;
-  const int first_m = group * kRasterGroupM;
-  const int group_m = min(kRasterGroupM, units_m - first_m);
+  const int first_m = group * kGroupM;
+  const int group_m = min(kGroupM, units_m - first_m);
   const int in_group = unit - group * group_span;
   um = first_m + in_group % group_m;
   un = in_group / group_m;
@@ -59,6 +60,10 @@ template <int kBlockM, int kBlockN, Multicast kMulticast, Layout kLayout>
 struct FlatScheduler {
   static constexpr int kCluster = kMulticast == Multicast::kNone ? 1 : 2;
   static constexpr bool kSplitPairs = kLayout == Layout::kContiguous && kBlockM == 256;
+  // Per K block a wave of 132 tiles reads the A rows of the m blocks it spans and the B
+  // rows of its n blocks: with 256-row tiles, 8 m blocks (x ~16 n blocks: 4160 rows) touch
+  // fewer than 16 (x ~8: 5152 rows). NOTES: measured in benchmarks/NOTES.md #47.
+  static constexpr int kGroupM = kBlockM == 256 ? 8 : kRasterGroupM;
   int units_m, units_n, num_units, base_units;
   int cluster_id, num_clusters, rank;
   const GemmArgs* args;
@@ -82,7 +87,7 @@ struct FlatScheduler {
     const bool second_pass = kSplitPairs && unit >= base_units;
     if (second_pass) unit -= base_units;
     int um, un;
-    raster(unit, units_m, units_n, um, un);
+    raster<kGroupM>(unit, units_m, units_n, um, un);
     const int m_block = kMulticast == Multicast::kB ? um * 2 + rank : um;
     const int n_block = kMulticast == Multicast::kA ? un * 2 + rank : un;
     t.n_base = n_block * kBlockN;
