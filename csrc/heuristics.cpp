@@ -27,16 +27,19 @@ using model::kTileOverhead;
 // - kSingleWgPenalty: one math warpgroup (block_m 64) leaves the tensor core idle while
 //   it waits on its own barriers; two interleave. ~10% of a 64xN block (refit on the
 //   2026-11-25 sweep after the main-loop diet, benchmarks/NOTES.md #27; was 30%).
-// - kExposedPromotion: 128-row tiles wider than 128 have no registers for a second
-//   accumulator set and issue in two halves; half the promotion is exposed. Refit on the
-//   2026-11-25 sweep: 1.2 (was 1.35 before the main-loop diet).
-// - kOddWidthPenalty: wgmma widths that are not a multiple of 32 (112, 144) measured
-//   ~20% below their neighbours per flop (128x112: 950 vs 128x128: 1195 TFLOPS).
+// - kChunkedIssue: 128-row tiles wider than 128 have no registers for a second
+//   accumulator set and issue in two halves (the shared-memory term above charges their A
+//   reads twice). Since the promotion's choice of weight-scale row is made at compile
+//   time (dispatch_scale_split) they run 7-13% faster, and the sixth 2026-11-25 sweep
+//   (every bf16 dense config, M 128..8192 x the seven DeepSeek (N, K), NOTES.md #48) fits
+//   0.95: geomean chosen / fastest 1.022 -> 1.006. History: 1.35, then 1.2 (#27).
+//   The same fit dropped a 1.2 penalty on widths that are not a multiple of 32 (112,
+//   144; measured ~20% slower per flop before the split dispatch): 128x144 is now the
+//   fastest config at (1024..2048, 2112, 7168).
 // Multicast is not modelled: in theory it halves the shared operand's L2 reads, but the
 // sweep measured multicast configs within a few percent of plain ones (tie-break below).
 constexpr double kSingleWgPenalty = 1.1;
-constexpr double kExposedPromotion = 1.2;
-constexpr double kOddWidthPenalty = 1.2;
+constexpr double kChunkedIssue = 0.95;
 
 bool multicast_legal(const KernelConfig& c, int64_t blocks_m, int64_t blocks_n, int num_sms) {
   if (c.layout != Layout::kDense && c.multicast == Multicast::kB) return false;  // dense only
@@ -77,8 +80,7 @@ Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int64_
   const double load = bytes / kL2BytesPerClk;
   double block = std::max({mma, smem, load});
   if (c.block_m == 64) block *= kSingleWgPenalty;
-  if (chunked) block *= kExposedPromotion;
-  if (c.block_n % 32 != 0) block *= kOddWidthPenalty;
+  if (chunked) block *= kChunkedIssue;
   const int out_bytes = c.out == OutDtype::kBF16 ? 2 : 4;
   const double tile = num_kb * block + kTileOverhead + c.block_m * c.block_n * out_bytes / 64.0;
   // Masked and offset: the real tile count is only known on the device, so every SM gets

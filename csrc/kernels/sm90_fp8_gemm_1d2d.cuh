@@ -273,9 +273,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
           ++sa_kb;
         }
       };
-      // Columns at or past `boundary` (tile-relative) use the second weight-scale row.
-      const int boundary = 128 - n_base % 128;
-      // The tile's weight-scale rows (the second clamped: it is only used past `boundary`,
+      // The tile's weight-scale rows (the second clamped: it is only used past the boundary,
       // which lies beyond N when that row does not exist).
       const int sb_row0 = n_base / 128;
       const float* sb_group = args.sb + static_cast<int64_t>(t.group) * args.sb_stride_g;
@@ -327,11 +325,14 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
         sa_release();
         return v;
       };
+      // The main loop, once per position of the tile's weight-scale boundary (a constant).
+      auto main_loop = [&](auto split_const) {
+      constexpr int kSplit = decltype(split_const)::value;
       auto promote = [&](const float* a, const float4& sc, int j_begin, int j_end, int wave = 0) {
         float* f = fin + wave * (kBlockN / 2);
 #pragma unroll
         for (int j = j_begin; j < j_end; ++j) {
-          const bool hi = j * 8 >= boundary;
+          const bool hi = j >= kSplit;
           const float s0 = hi ? sc.z : sc.x;
           const float s1 = hi ? sc.w : sc.y;
           f[4 * j + 0] += a[4 * j + 0] * s0;
@@ -472,6 +473,8 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
           }
         }
       }
+      };
+      dispatch_scale_split<kBlockN>(n_base, main_loop);
 
       // ---------------------------------------------------------- epilogue
       // The previous tile's stores must have read the staging buffer before it is rewritten.

@@ -136,6 +136,33 @@ __device__ __forceinline__ void static_dispatch(int value, F&& f) {
   }
 }
 
+constexpr int gcd_int(int a, int b) { return b == 0 ? a : gcd_int(b, a % b); }
+
+// The weight scales are 128x128 blocks: a tile of kBlockN columns starting at n_base takes
+// its columns from n_base's scale row up to the next 128 boundary and from the following
+// row past it. f(Int<kSplit>{}) with kSplit the first 8-column group past that boundary
+// (kBlockN / 8 when the tile has none), a constant in f's body: the promotion's per-group
+// choice of scale is then made at compile time. n_base is a multiple of kBlockN, so
+// n_base % 128 takes 128 / gcd(kBlockN, 128) values; one instance of f per distinct split.
+template <int kBlockN, typename F>
+__device__ __forceinline__ void dispatch_scale_split(int n_base, F&& f) {
+  constexpr int kG = gcd_int(kBlockN, 128);
+  constexpr int kValues = 128 / kG;  // n_base % 128 == r * kG, r < kValues
+  // The first r whose boundary (128 - r * kG) falls inside the tile; kValues if none does.
+  constexpr int kFirst = 128 < kBlockN ? 0 : (128 - kBlockN) / kG + 1;
+  constexpr int kNone = kFirst > 0 ? 1 : 0;  // one case for "no boundary inside"
+  const int r = (n_base % 128) / kG;
+  const int v = r < kFirst ? 0 : r - kFirst + kNone;
+  static_dispatch<kValues - kFirst + kNone>(v, [&](auto v_const) {
+    constexpr int kV = decltype(v_const)::value;
+    if constexpr (kNone && kV == 0) {
+      f(Int<kBlockN / 8>{});
+    } else {
+      f(Int<(128 - (kFirst + kV - kNone) * kG) / 8>{});
+    }
+  });
+}
+
 // ---------------------------------------------------------------- programmatic dependent launch
 // Wait until the grid this one depends on (launched before it in the stream with PDL) has
 // finished and its memory is visible; a no-op when the launch was not programmatic.
