@@ -35,11 +35,16 @@ using model::kTileOverhead;
 //   0.95: geomean chosen / fastest 1.022 -> 1.006. History: 1.35, then 1.2 (#27).
 //   The same fit dropped a 1.2 penalty on widths that are not a multiple of 32 (112,
 //   144; measured ~20% slower per flop before the split dispatch): 128x144 is now the
-//   fastest config at (1024..2048, 2112, 7168).
+//   fastest config at (1024..2048, 2112, 7168). The sweep covered dense shapes only; the
+//   grouped layouts keep the earlier factors (kChunkedIssueGrouped, kOddWidthGrouped:
+//   with them the masked (2 x 512, 7168, 2048) pick stays 128x128, 40 us, where the
+//   dense fit picked 128x160, 47 us in the full benchmark).
 // Multicast is not modelled: in theory it halves the shared operand's L2 reads, but the
 // sweep measured multicast configs within a few percent of plain ones (tie-break below).
 constexpr double kSingleWgPenalty = 1.1;
 constexpr double kChunkedIssue = 0.95;
+constexpr double kChunkedIssueGrouped = 1.2;
+constexpr double kOddWidthGrouped = 1.2;
 
 bool multicast_legal(const KernelConfig& c, int64_t blocks_m, int64_t blocks_n, int num_sms) {
   if (c.layout != Layout::kDense && c.multicast == Multicast::kB) return false;  // dense only
@@ -80,7 +85,12 @@ Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int64_
   const double load = bytes / kL2BytesPerClk;
   double block = std::max({mma, smem, load});
   if (c.block_m == 64) block *= kSingleWgPenalty;
-  if (chunked) block *= kChunkedIssue;
+  if (c.layout == Layout::kDense) {
+    if (chunked) block *= kChunkedIssue;
+  } else {
+    if (chunked) block *= kChunkedIssueGrouped;
+    if (c.block_n % 32 != 0) block *= kOddWidthGrouped;
+  }
   const int out_bytes = c.out == OutDtype::kBF16 ? 2 : 4;
   const double tile = num_kb * block + kTileOverhead + c.block_m * c.block_n * out_bytes / 64.0;
   // Masked and offset: the real tile count is only known on the device, so every SM gets
