@@ -91,6 +91,50 @@ def test_eight_threads_different_ops_streams_and_shapes() -> None:
     assert not errors, "\n".join(errors[:20])
 
 
+@pytest.mark.parametrize("split", [0, 1], ids=["heuristic_split", "split1"])
+@pytest.mark.parametrize("out_dtype", [torch.bfloat16, torch.float32], ids=["bf16", "fp32"])
+def test_decode_threads_quantizing_on_their_own_streams(split: int, out_dtype: torch.dtype) -> None:
+    """Eight threads, each quantizing its own decode problem on its own stream and calling
+    the op right away, twenty rounds: the swap-AB kernels run beside the threads' torch
+    kernels. Their activation-scale stages were released before the scale loads had
+    returned, and under that load a refill overwrote them first (40-60% of such rounds
+    gave a wrong (1, 2112, 7168) result; benchmarks/NOTES.md #49)."""
+    grid = fp8gemm.swapab_kernel_grid().strip().splitlines()
+    dtype = "bf16" if out_dtype == torch.bfloat16 else "fp32"
+    tok8 = [i for i, line in enumerate(grid) if "tok=8 rows=64 " in line and f"out={dtype}" in line
+            and "sa=canonical" in line and "ctas_per_sm=2" in line]
+    assert tok8, "no 8-token swap-AB config in this build"
+    if split:
+        _native.lib().fp8gemm_force_swapab(tok8[0], split)
+    errors: list[str] = []
+
+    def worker(tid: int, rnd: int) -> None:
+        try:
+            stream = torch.cuda.Stream()
+            with torch.cuda.stream(stream):
+                p = random_fp8_problem(1, 2112, 7168, seed=rnd * 8 + tid)
+                ref = reference_gemm_nt(*_args(p))
+                out = fp8gemm.gemm_nt(*_args(p), out_dtype=out_dtype)
+                stream.synchronize()
+                diff = calc_diff(out, ref)
+                if torch.isnan(out).any() or not diff < MAX_DIFF:
+                    errors.append(f"round {rnd} thread {tid}: calc_diff {diff:.3e}")
+        except Exception as exc:
+            errors.append(f"round {rnd} thread {tid}: {type(exc).__name__}: {exc}")
+
+    try:
+        assert fp8gemm.select_config("gemm_nt", 1, 2112, 7168, out_dtype=out_dtype)["swap_ab"]
+        for rnd in range(20):
+            threads = [threading.Thread(target=worker, args=(t, rnd)) for t in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        _native.lib().fp8gemm_force_swapab(-1, 0)
+    assert not errors, "\n".join(errors[:20])
+
+
 # ---------------------------------------------------------------- batch invariance
 
 

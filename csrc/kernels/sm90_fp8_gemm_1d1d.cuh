@@ -530,6 +530,11 @@ __device__ __forceinline__ void fp8_wgrad_1d1d_body(const CUtensorMap& tmap_a, c
         fence_registers<kBlockN / 2>(accs[d]);
         release(st[d]);
         promote(accs[d], sst[d]);
+        // The slot's scales were read with generic loads and its refill is a TMA write: the
+        // proxy fence (ptxas: MEMBAR.CTA, which here waits only for those loads: this loop
+        // has no global loads in flight) orders them first (see mbarrier_arrive_after for
+        // what an arrive alone allowed in the swap-AB kernel).
+        fence_proxy_async_smem();
         if (lane == 0) mbarrier_arrive(&scale_empty[sst[d]]);
       };
       auto prefetch = [&](auto d_const) { prefetch_scales(sst[decltype(d_const)::value]); };

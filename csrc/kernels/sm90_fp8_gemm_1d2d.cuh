@@ -263,11 +263,12 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
           if (sa_kb % kSaGroup == 0) mbarrier_wait(&sa_full[sa_groups % kSaSlots], (sa_groups / kSaSlots) & 1);
         }
       };
-      auto sa_release = [&] {
+      // touch: computed from every scale this warp read from the slot (mbarrier_arrive_after).
+      auto sa_release = [&](float touch) {
         if constexpr (kSaRowMajor) {
           if (sa_kb % kSaGroup == kSaGroup - 1 || sa_kb == num_kb - 1) {
             __syncwarp();
-            if (lane == 0) mbarrier_arrive(&sa_empty[sa_groups % kSaSlots]);
+            if (lane == 0) mbarrier_arrive_after(&sa_empty[sa_groups % kSaSlots], touch);
             ++sa_groups;
           }
           ++sa_kb;
@@ -322,7 +323,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
       auto row_major_scales = [&](float2 sb) {
         sa_acquire();
         const float4 v = scales(0, sb);
-        sa_release();
+        sa_release(v.x + v.y);  // v.x = sa0 * sb.x, v.y = sa1 * sb.x: both loads
         return v;
       };
       // The main loop, once per position of the tile's weight-scale boundary (a constant).
@@ -458,9 +459,13 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
             if constexpr (kSaRowMajor) {
               if (w == 0) {
                 sa_acquire();
+                float touch = 0.0f;
 #pragma unroll
-                for (int v = 0; v < kWaves; ++v) sc[v] = scales(stage, sb, v);
-                sa_release();
+                for (int v = 0; v < kWaves; ++v) {
+                  sc[v] = scales(stage, sb, v);
+                  touch += sc[v].x + sc[v].y;
+                }
+                sa_release(touch);
               }
             }
             wgmma_wait<0>();

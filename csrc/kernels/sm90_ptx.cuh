@@ -45,6 +45,25 @@ __device__ __forceinline__ void mbarrier_arrive(uint64_t* bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smem_addr(bar)) : "memory");
 }
 
+// Arrives on `bar` once `touch`, a value computed from every shared-memory load this warp
+// made from the buffer being handed back, is ready. A plain arrive does not wait for the
+// warp's outstanding loads (ptxas placed the LDS, then SYNCS.ARRIVE, then the FMULs using
+// its data), and the producer refills the buffer through TMA, an async-proxy write the
+// generic release does not order: under concurrent kernels the swap-AB kernel read
+// activation scales already overwritten by the next refill (benchmarks/NOTES.md #49). Here
+// the arrive's address carries a zero derived from `touch` (touch * 0 as an integer: 0 for
+// every float, NaN included), so it cannot issue before the loads have returned.
+__device__ __forceinline__ void mbarrier_arrive_after(uint64_t* bar, float touch) {
+  asm volatile(
+      "{\n\t.reg .f32 t;\n\t.reg .u32 z, a;\n\t"
+      "mul.f32 t, %1, 0f00000000;\n\t"
+      "cvt.rzi.u32.f32 z, t;\n\t"
+      "add.u32 a, %0, z;\n\t"
+      "mbarrier.arrive.shared::cta.b64 _, [a];\n\t}" ::"r"(smem_addr(bar)),
+      "f"(touch)
+      : "memory");
+}
+
 // Arrive on the barrier at the same shared-memory offset in CTA `cta_rank` of the cluster.
 __device__ __forceinline__ void mbarrier_arrive_cluster(uint64_t* bar, uint32_t cta_rank) {
   uint32_t remote;
