@@ -328,156 +328,156 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
       };
       // The main loop, once per position of the tile's weight-scale boundary (a constant).
       auto main_loop = [&](auto split_const) {
-      constexpr int kSplit = decltype(split_const)::value;
-      auto promote = [&](const float* a, const float4& sc, int j_begin, int j_end, int wave = 0) {
-        float* f = fin + wave * (kBlockN / 2);
+        constexpr int kSplit = decltype(split_const)::value;
+        auto promote = [&](const float* a, const float4& sc, int j_begin, int j_end, int wave = 0) {
+          float* f = fin + wave * (kBlockN / 2);
 #pragma unroll
-        for (int j = j_begin; j < j_end; ++j) {
-          const bool hi = j >= kSplit;
-          const float s0 = hi ? sc.z : sc.x;
-          const float s1 = hi ? sc.w : sc.y;
-          f[4 * j + 0] += a[4 * j + 0] * s0;
-          f[4 * j + 1] += a[4 * j + 1] * s0;
-          f[4 * j + 2] += a[4 * j + 2] * s1;
-          f[4 * j + 3] += a[4 * j + 3] * s1;
-        }
-      };
-      auto release = [&](int st) {
-        if (lane == 0) mbarrier_arrive(&empty[st]);
-        if constexpr (kCluster > 1) {
-          if (lane == 1) mbarrier_arrive_cluster(&empty[st], rank ^ 1);
-        }
-      };
-      auto advance = [&] {
-        if (++stage == kStages) {
-          stage = 0;
-          phase ^= 1;
-        }
-      };
-      auto desc_a = [&](int st, int wave = 0) {
-        return desc_a0 + static_cast<uint32_t>((st * kTileA + wave * 128 * kBlockK) >> 4);
-      };
-      auto desc_b = [&](int st) { return desc_b0 + static_cast<uint32_t>((st * kTileB) >> 4); };
+          for (int j = j_begin; j < j_end; ++j) {
+            const bool hi = j >= kSplit;
+            const float s0 = hi ? sc.z : sc.x;
+            const float s1 = hi ? sc.w : sc.y;
+            f[4 * j + 0] += a[4 * j + 0] * s0;
+            f[4 * j + 1] += a[4 * j + 1] * s0;
+            f[4 * j + 2] += a[4 * j + 2] * s1;
+            f[4 * j + 3] += a[4 * j + 3] * s1;
+          }
+        };
+        auto release = [&](int st) {
+          if (lane == 0) mbarrier_arrive(&empty[st]);
+          if constexpr (kCluster > 1) {
+            if (lane == 1) mbarrier_arrive_cluster(&empty[st], rank ^ 1);
+          }
+        };
+        auto advance = [&] {
+          if (++stage == kStages) {
+            stage = 0;
+            phase ^= 1;
+          }
+        };
+        auto desc_a = [&](int st, int wave = 0) {
+          return desc_a0 + static_cast<uint32_t>((st * kTileA + wave * 128 * kBlockK) >> 4);
+        };
+        auto desc_b = [&](int st) { return desc_b0 + static_cast<uint32_t>((st * kTileB) >> 4); };
 #pragma unroll
-      for (int j = 0; j < kWaves * kBlockN / 2; ++j) fin[j] = 0.0f;
+        for (int j = 0; j < kWaves * kBlockN / 2; ++j) fin[j] = 0.0f;
 
-      if constexpr (kDeferred) {
-        // Software-pipelined over kDepth accumulator sets (deferred_pipeline, sm90_ptx.cuh):
-        // the tensor core always has queued work while the promotion FFMAs run, and for
-        // narrow tiles (decode) several small MMA groups overlap their latency.
-        float accs[kDepth][kBlockN / 2];
-        float4 sc[kDepth];  // the scale products of the block in each set
-        int st[kDepth];     // the stage each set's block came from
-        auto load_issue = [&](auto d_const) {
-          constexpr int d = decltype(d_const)::value;
-          mbarrier_wait(&full[stage], phase);
-          const float2 sb = next_sb();
-          if constexpr (!kSaRowMajor) sc[d] = scales(stage, sb);
-          const uint64_t da = desc_a(stage), db = desc_b(stage);
-          fence_registers<kBlockN / 2>(accs[d]);
-          wgmma_fence();
-#pragma unroll
-          for (int kk = 0; kk < kBlockK / 32; ++kk)
-            WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, accs[d], kk > 0);
-          wgmma_commit();
-          // Row-major scales: the weight scales wait here; the A scales are read by the
-          // prefetch hook below, just before this set's wgmma wait.
-          if constexpr (kSaRowMajor) sc[d] = make_float4(sb.x, sb.y, 0.0f, 0.0f);
-          // No register fence here: touching the set while its group is in flight makes
-          // ptxas serialize every wgmma (C7514); the wait before its promotion orders it.
-          st[d] = stage;
-          advance();
-        };
-        auto retire = [&](auto d_const) {
-          constexpr int d = decltype(d_const)::value;
-          fence_registers<kBlockN / 2>(accs[d]);
-          release(st[d]);
-          promote(accs[d], sc[d], 0, kBlockN / 8);
-        };
-        if constexpr (kSaRowMajor) {
-          // Called for each block, in order, before the wgmma wait that precedes its retire:
-          // the box has had kDepth - 1 blocks' MMAs to land, and the next block's MMAs are
-          // already queued when this thread waits for it.
-          auto read_sa = [&](auto d_const) {
+        if constexpr (kDeferred) {
+          // Software-pipelined over kDepth accumulator sets (deferred_pipeline, sm90_ptx.cuh):
+          // the tensor core always has queued work while the promotion FFMAs run, and for
+          // narrow tiles (decode) several small MMA groups overlap their latency.
+          float accs[kDepth][kBlockN / 2];
+          float4 sc[kDepth];  // the scale products of the block in each set
+          int st[kDepth];     // the stage each set's block came from
+          auto load_issue = [&](auto d_const) {
             constexpr int d = decltype(d_const)::value;
-            sc[d] = row_major_scales(make_float2(sc[d].x, sc[d].y));
-          };
-          deferred_pipeline<kDepth>(num_kb, load_issue, retire, read_sa);
-        } else {
-          deferred_pipeline<kDepth>(num_kb, load_issue, retire);
-        }
-      } else if constexpr (kWaves == 1) {
-        // The tile's N as two MMA chunks with one commit group each: chunk 0 is promoted
-        // while chunk 1 still runs.
-        for (int kb = 0; kb < num_kb; ++kb) {
-          mbarrier_wait(&full[stage], phase);
-          const float2 sb = next_sb();
-          float4 sc;
-          if constexpr (!kSaRowMajor) sc = scales(stage, sb);
-          const uint64_t da = desc_a(stage), db = desc_b(stage);
-          fence_registers<kBlockN / 2>(acc);
-          wgmma_fence();
+            mbarrier_wait(&full[stage], phase);
+            const float2 sb = next_sb();
+            if constexpr (!kSaRowMajor) sc[d] = scales(stage, sb);
+            const uint64_t da = desc_a(stage), db = desc_b(stage);
+            fence_registers<kBlockN / 2>(accs[d]);
+            wgmma_fence();
 #pragma unroll
-          for (int c = 0; c < 2; ++c) {
-#pragma unroll
-            for (int kk = 0; kk < kBlockK / 32; ++kk) {
-              WgmmaFp8<kChunkN>::mma(da + kk * 2, db + c * (kChunkN * kBlockK / 16) + kk * 2, acc + c * kChunkRegs,
-                                     kk > 0);
-            }
+            for (int kk = 0; kk < kBlockK / 32; ++kk)
+              WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, accs[d], kk > 0);
             wgmma_commit();
+            // Row-major scales: the weight scales wait here; the A scales are read by the
+            // prefetch hook below, just before this set's wgmma wait.
+            if constexpr (kSaRowMajor) sc[d] = make_float4(sb.x, sb.y, 0.0f, 0.0f);
+            // No register fence here: touching the set while its group is in flight makes
+            // ptxas serialize every wgmma (C7514); the wait before its promotion orders it.
+            st[d] = stage;
+            advance();
+          };
+          auto retire = [&](auto d_const) {
+            constexpr int d = decltype(d_const)::value;
+            fence_registers<kBlockN / 2>(accs[d]);
+            release(st[d]);
+            promote(accs[d], sc[d], 0, kBlockN / 8);
+          };
+          if constexpr (kSaRowMajor) {
+            // Called for each block, in order, before the wgmma wait that precedes its retire:
+            // the box has had kDepth - 1 blocks' MMAs to land, and the next block's MMAs are
+            // already queued when this thread waits for it.
+            auto read_sa = [&](auto d_const) {
+              constexpr int d = decltype(d_const)::value;
+              sc[d] = row_major_scales(make_float2(sc[d].x, sc[d].y));
+            };
+            deferred_pipeline<kDepth>(num_kb, load_issue, retire, read_sa);
+          } else {
+            deferred_pipeline<kDepth>(num_kb, load_issue, retire);
           }
-          if constexpr (kSaRowMajor) sc = row_major_scales(sb);
-          wgmma_wait<1>();
-          fence_registers<kChunkRegs>(acc);
-          promote(acc, sc, 0, kChunkN / 8);
-          wgmma_wait<0>();
-          fence_registers<kChunkRegs>(acc + kChunkRegs);
-          release(stage);
-          advance();
-          promote(acc, sc, kChunkN / 8, kBlockN / 8);
-        }
-      } else {
-        // 256-row tiles: each math warpgroup runs two 64-row waves per K block (rows
-        // wave * 128 + warpgroup * 64), one accumulator set, promoted after each wave.
-        for (int kb = 0; kb < num_kb; ++kb) {
-          mbarrier_wait(&full[stage], phase);
-          const float2 sb = next_sb();
-          float4 sc[kWaves];
-          if constexpr (!kSaRowMajor) {
-#pragma unroll
-            for (int w = 0; w < kWaves; ++w) sc[w] = scales(stage, sb, w);
-          }
-          const uint64_t db = desc_b(stage);
-#pragma unroll
-          for (int w = 0; w < kWaves; ++w) {
-            const uint64_t da = desc_a(stage, w);
+        } else if constexpr (kWaves == 1) {
+          // The tile's N as two MMA chunks with one commit group each: chunk 0 is promoted
+          // while chunk 1 still runs.
+          for (int kb = 0; kb < num_kb; ++kb) {
+            mbarrier_wait(&full[stage], phase);
+            const float2 sb = next_sb();
+            float4 sc;
+            if constexpr (!kSaRowMajor) sc = scales(stage, sb);
+            const uint64_t da = desc_a(stage), db = desc_b(stage);
             fence_registers<kBlockN / 2>(acc);
             wgmma_fence();
 #pragma unroll
-            for (int kk = 0; kk < kBlockK / 32; ++kk) WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, acc, kk > 0);
-            wgmma_commit();
-            if constexpr (kSaRowMajor) {
-              if (w == 0) {
-                sa_acquire();
-                float touch = 0.0f;
+            for (int c = 0; c < 2; ++c) {
 #pragma unroll
-                for (int v = 0; v < kWaves; ++v) {
-                  sc[v] = scales(stage, sb, v);
-                  touch += sc[v].x + sc[v].y;
-                }
-                sa_release(touch);
+              for (int kk = 0; kk < kBlockK / 32; ++kk) {
+                WgmmaFp8<kChunkN>::mma(da + kk * 2, db + c * (kChunkN * kBlockK / 16) + kk * 2, acc + c * kChunkRegs,
+                                       kk > 0);
               }
+              wgmma_commit();
             }
+            if constexpr (kSaRowMajor) sc = row_major_scales(sb);
+            wgmma_wait<1>();
+            fence_registers<kChunkRegs>(acc);
+            promote(acc, sc, 0, kChunkN / 8);
             wgmma_wait<0>();
-            fence_registers<kBlockN / 2>(acc);
-            if (w == kWaves - 1) {
-              release(stage);
-              advance();
+            fence_registers<kChunkRegs>(acc + kChunkRegs);
+            release(stage);
+            advance();
+            promote(acc, sc, kChunkN / 8, kBlockN / 8);
+          }
+        } else {
+          // 256-row tiles: each math warpgroup runs two 64-row waves per K block (rows
+          // wave * 128 + warpgroup * 64), one accumulator set, promoted after each wave.
+          for (int kb = 0; kb < num_kb; ++kb) {
+            mbarrier_wait(&full[stage], phase);
+            const float2 sb = next_sb();
+            float4 sc[kWaves];
+            if constexpr (!kSaRowMajor) {
+#pragma unroll
+              for (int w = 0; w < kWaves; ++w) sc[w] = scales(stage, sb, w);
             }
-            promote(acc, sc[w], 0, kBlockN / 8, w);
+            const uint64_t db = desc_b(stage);
+#pragma unroll
+            for (int w = 0; w < kWaves; ++w) {
+              const uint64_t da = desc_a(stage, w);
+              fence_registers<kBlockN / 2>(acc);
+              wgmma_fence();
+#pragma unroll
+              for (int kk = 0; kk < kBlockK / 32; ++kk) WgmmaFp8<kBlockN>::mma(da + kk * 2, db + kk * 2, acc, kk > 0);
+              wgmma_commit();
+              if constexpr (kSaRowMajor) {
+                if (w == 0) {
+                  sa_acquire();
+                  float touch = 0.0f;
+#pragma unroll
+                  for (int v = 0; v < kWaves; ++v) {
+                    sc[v] = scales(stage, sb, v);
+                    touch += sc[v].x + sc[v].y;
+                  }
+                  sa_release(touch);
+                }
+              }
+              wgmma_wait<0>();
+              fence_registers<kBlockN / 2>(acc);
+              if (w == kWaves - 1) {
+                release(stage);
+                advance();
+              }
+              promote(acc, sc[w], 0, kBlockN / 8, w);
+            }
           }
         }
-      }
       };
       dispatch_scale_split<kBlockN>(n_base, main_loop);
 
