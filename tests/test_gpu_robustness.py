@@ -66,6 +66,21 @@ def _grouped_job(step: int) -> list:
     return checks
 
 
+def _check_into(errors: list, label: str, out: torch.Tensor, ref: torch.Tensor) -> None:
+    diff = calc_diff(out, ref)
+    if torch.isnan(out).any() or not diff < MAX_DIFF:
+        errors.append(f"{label}: calc_diff {diff:.3e}")
+
+
+def _run_threads(worker, count: int, *args) -> None:
+    """worker(t, *args) for t < count, on count threads at once; returns when all are done."""
+    threads = [threading.Thread(target=worker, args=(t, *args)) for t in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def test_eight_threads_different_ops_streams_and_shapes() -> None:
     errors: list[str] = []
 
@@ -77,17 +92,11 @@ def test_eight_threads_different_ops_streams_and_shapes() -> None:
                     job = _dense_job if (tid + step) % 2 == 0 else _grouped_job
                     for name, out, ref in job(tid * 10 + step):
                         stream.synchronize()
-                        diff = calc_diff(out, ref)
-                        if torch.isnan(out).any() or not diff < MAX_DIFF:
-                            errors.append(f"thread {tid} step {step} {name}: calc_diff {diff:.3e}")
+                        _check_into(errors, f"thread {tid} step {step} {name}", out, ref)
         except Exception as exc:
             errors.append(f"thread {tid}: {type(exc).__name__}: {exc}")
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_threads(worker, 8)
     assert not errors, "\n".join(errors[:20])
 
 
@@ -116,20 +125,14 @@ def test_decode_threads_quantizing_on_their_own_streams(split: int, out_dtype: t
                 ref = reference_gemm_nt(*_args(p))
                 out = fp8gemm.gemm_nt(*_args(p), out_dtype=out_dtype)
                 stream.synchronize()
-                diff = calc_diff(out, ref)
-                if torch.isnan(out).any() or not diff < MAX_DIFF:
-                    errors.append(f"round {rnd} thread {tid}: calc_diff {diff:.3e}")
+                _check_into(errors, f"round {rnd} thread {tid}", out, ref)
         except Exception as exc:
             errors.append(f"round {rnd} thread {tid}: {type(exc).__name__}: {exc}")
 
     try:
         assert fp8gemm.select_config("gemm_nt", 1, 2112, 7168, out_dtype=out_dtype)["swap_ab"]
         for rnd in range(20):
-            threads = [threading.Thread(target=worker, args=(t, rnd)) for t in range(8)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            _run_threads(worker, 8, rnd)
     finally:
         _native.lib().fp8gemm_force_swapab(-1, 0)
     assert not errors, "\n".join(errors[:20])
