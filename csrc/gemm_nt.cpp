@@ -64,10 +64,11 @@ void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const 
     if (row_stride > 0) {
       s.sa_row_stride = row_stride;
       if (launch_swapab_if_chosen(s)) return;
-      s.sa_row_stride = 0;
-      const bool swapab_canonical = swapab_chosen(s);
-      s.sa_row_stride = row_stride;
-      if (!swapab_canonical && launch_1d2d(s)) return;
+      // Where swap-AB serves the shape from the canonical layout only, copying for it beats
+      // the 1D2D twin reading in place.
+      Launch1D2DSpec canonical = s;
+      canonical.sa_row_stride = 0;
+      if (!swapab_chosen(canonical) && launch_1d2d(s)) return;
       s.sa_row_stride = 0;
     }
     sa = canonical_sa(sa_in, 0, p.m, kb);

@@ -126,3 +126,13 @@ def check_valid_rows(out: torch.Tensor, ref: torch.Tensor, what: str, poison: fl
     assert not (out == poison).any(), f"{what}: rows that must be written were not"
     diff = calc_diff(out, ref)
     assert diff < max_diff, f"{what}: calc_diff = {diff:.3e}"
+
+
+def warm_up_outside_capture(fn) -> None:
+    """Run fn once on a side stream (first-call work such as module loads must not land in a
+    CUDA graph capture), ordered with the current stream on both sides."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        fn()
+    torch.cuda.current_stream().wait_stream(side)

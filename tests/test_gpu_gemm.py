@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gpu_utils import assert_schema_respected, requires_hopper
+from gpu_utils import assert_schema_respected, requires_hopper, warm_up_outside_capture
 from shapes import GEMM_SHAPES, PROPERTY_SHAPES, shape_id
 
 import fp8gemm
@@ -193,11 +193,7 @@ def test_cuda_graph_replay_sees_new_data(shape: tuple[int, int, int], mode: str)
             return out
         return fp8gemm.gemm_nt(a, sa, b, sb)
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm up outside the capture
-        run()
-    torch.cuda.current_stream().wait_stream(side)
+    warm_up_outside_capture(run)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         static_out = run()

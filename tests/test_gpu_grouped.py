@@ -14,7 +14,7 @@ import random
 import pytest
 import torch
 
-from gpu_utils import assert_schema_respected, check_valid_rows, requires_hopper
+from gpu_utils import assert_schema_respected, check_valid_rows, requires_hopper, warm_up_outside_capture
 
 import fp8gemm
 from fp8gemm.quant import per_token_cast_to_fp8
@@ -313,11 +313,7 @@ def test_masked_decode_loop_in_cuda_graph() -> None:
     a, sa, b, sb = _masked_problem(g, mmax, n, k, 51)
     masked_m = torch.full((g,), mmax, dtype=torch.int32, device="cuda")
     out = _poisoned((g, mmax, n))
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        fp8gemm.m_grouped_gemm_nt_masked_out(a, sa, b, sb, masked_m, out, 8)
-    torch.cuda.current_stream().wait_stream(side)
+    warm_up_outside_capture(lambda: fp8gemm.m_grouped_gemm_nt_masked_out(a, sa, b, sb, masked_m, out, 8))
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         fp8gemm.m_grouped_gemm_nt_masked_out(a, sa, b, sb, masked_m, out, 8)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gpu_utils import requires_hopper, row_major_twin_compiled, sa_relayouts
+from gpu_utils import requires_hopper, row_major_twin_compiled, sa_relayouts, warm_up_outside_capture
 
 import fp8gemm
 from fp8gemm.testing import (
@@ -79,11 +79,7 @@ def test_decode_loop_graph_replay(pdl_on, sa_row_major: bool) -> None:
         fp8gemm.m_grouped_gemm_nt_masked_out(a3, sa3, b, sb, masked_m, out3, 8)
         fp8gemm.m_grouped_gemm_nt_masked_out(a3, sa3, b, sb, masked_m, out3, 8)
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        step()
-    torch.cuda.current_stream().wait_stream(side)
+    warm_up_outside_capture(step)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         step()

@@ -29,6 +29,7 @@ from gpu_utils import (
     requires_hopper,
     row_major_twin_compiled,
     sa_relayouts,
+    warm_up_outside_capture,
 )
 
 import fp8gemm
@@ -335,11 +336,7 @@ def test_row_major_sa_in_a_cuda_graph() -> None:
     a, b, sb = (first[key].clone() for key in ("a", "b", "sb"))
     sa = _row_major(first["sa"])
     out = torch.empty(m, n, dtype=torch.bfloat16, device="cuda")
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm up outside the capture
-        fp8gemm.gemm_nt_out(a, sa, b, sb, out)
-    torch.cuda.current_stream().wait_stream(side)
+    warm_up_outside_capture(lambda: fp8gemm.gemm_nt_out(a, sa, b, sb, out))
     graph = torch.cuda.CUDAGraph()
     before = sa_relayouts()
     with torch.cuda.graph(graph):

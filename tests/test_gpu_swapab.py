@@ -12,7 +12,7 @@ import itertools
 import pytest
 import torch
 
-from gpu_utils import expected_dense_row_major_copies, requires_hopper
+from gpu_utils import expected_dense_row_major_copies, requires_hopper, warm_up_outside_capture
 from gpu_utils import sa_relayouts as _relayouts
 from shapes import shape_id
 
@@ -243,11 +243,7 @@ def _check_graph_replay_sees_new_data(shape: tuple[int, int, int], salt: int, sa
     a, b, sb = (first[key].clone() for key in ("a", "b", "sb"))
     sa = sa_layout(first["sa"])
     out = torch.empty(shape[:2], dtype=torch.bfloat16, device="cuda")
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm up outside the capture
-        fp8gemm.gemm_nt_out(a, sa, b, sb, out)
-    torch.cuda.current_stream().wait_stream(side)
+    warm_up_outside_capture(lambda: fp8gemm.gemm_nt_out(a, sa, b, sb, out))
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         fp8gemm.gemm_nt_out(a, sa, b, sb, out)
