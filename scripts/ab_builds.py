@@ -8,6 +8,7 @@ with canonical scales, cuBLAS blockwise beside it) and the contiguous grouped sh
 an L2 flush; the variants run in a seeded, shuffled order each round. Per shape it prints
 each variant's median time over all rounds and its time over cuBLAS blockwise's in the
 same process (which cancels clock drift between processes), relative to the first variant.
+With --decode: the swap-AB shapes instead, each over a streaming read of its weight bytes.
 """
 
 from __future__ import annotations
@@ -29,9 +30,31 @@ DENSE = [(4096, n, k) for n, k in ((2112, 7168), (24576, 1536), (32768, 512), (7
 DENSE += [(2048, 7168, 2048), (8192, 7168, 2048), (2048, 2112, 7168), (8192, 2112, 7168), (128, 7168, 2048),
           (128, 2112, 7168), (256, 4096, 7168), (1024, 7168, 2048)]
 CONTIGUOUS = [(4, 8192, 4096, 7168), (8, 4096, 7168, 2048), (32, 256, 4096, 7168)]
+# --decode: the swap-AB range, each normalized by a streaming read of its weight bytes in the
+# same process (cuBLAS is too far off the floor there to cancel clock drift well).
+DECODE = [(m, n, k) for m in (1, 8, 16, 32, 64) for n, k in ((2112, 7168), (4096, 7168), (7168, 2048))]
+DECODE += [(64, 7168, 16384), (32, 24576, 1536)]
 
 
-def worker(rep: int) -> None:
+def decode_worker(rep: int) -> dict:
+    import fp8gemm
+    from fp8gemm._bench_dense import streaming_read
+    from fp8gemm.testing import bench_kernel, random_fp8_problem
+
+    out = {}
+    for m, n, k in DECODE:
+        p = random_fp8_problem(m, n, k, seed=0)
+        a, sa, b, sb = p["a"], p["sa"], p["b"], p["sb"]
+        t = bench_kernel(lambda: fp8gemm.gemm_nt(a, sa, b, sb), warmup=3, rep=rep)["median_us"]
+        tr = bench_kernel(streaming_read(n * k), warmup=3, rep=rep)["median_us"]
+        out[f"decode {m},{n},{k}"] = (t, tr)
+    return out
+
+
+def worker(rep: int, decode: bool = False) -> None:
+    if decode:
+        print("RESULT " + json.dumps(decode_worker(rep)), flush=True)
+        return
     import torch
 
     import fp8gemm
@@ -78,13 +101,14 @@ def stage(name: str, folder: str, root: str) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(int(sys.argv[2]))
+        worker(int(sys.argv[2]), decode=len(sys.argv) > 3 and sys.argv[3] == "decode")
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--variants", nargs="+", required=True, help="name=folder (the first is the baseline)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rep", type=int, default=10)
     ap.add_argument("--json")
+    ap.add_argument("--decode", action="store_true", help="the decode shapes (ratios to a streaming read)")
     args = ap.parse_args()
     variants = dict(v.split("=", 1) for v in args.variants)
     names = list(variants)
@@ -96,7 +120,7 @@ def main() -> None:
         random.Random(r).shuffle(order)
         for name in order:
             env = dict(os.environ, PYTHONPATH=paths[name])
-            res = subprocess.run([sys.executable, __file__, "--worker", str(args.rep)], env=env, capture_output=True,
+            res = subprocess.run([sys.executable, __file__, "--worker", str(args.rep)] + (["decode"] if args.decode else []), env=env, capture_output=True,
                                  text=True)
             line = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")]
             if res.returncode != 0 or not line:
@@ -107,7 +131,8 @@ def main() -> None:
             print(f"round {r} {name} done", flush=True)
     base = names[0]
     table = {}
-    print(f"{'shape':34s} " + " ".join(f"{n + ' us':>11s} {n + '/cuB':>9s}" for n in names) +
+    peer = "read" if args.decode else "cuB"
+    print(f"{'shape':34s} " + " ".join(f"{n + ' us':>11s} {n + '/' + peer:>9s}" for n in names) +
           " " + " ".join(f"{n + '/' + base:>12s}" for n in names[1:]))
     for shape in samples[base]:
         cells, row = [], {}

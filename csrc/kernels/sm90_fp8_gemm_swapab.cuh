@@ -236,16 +236,18 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
       // Promotion: column (token) c of the block scales by sa[c, kb] * sb[rows, kb], the
       // same product and the same fused multiply-add as the 1D2D kernel's promotion.
       const float* sa = smem_sa + st[d] * kSaStride + 2 * q * kSaTok + sa_col[d];
-      float touch = 0.0f;  // depends on every scale load from the stage (mbarrier_arrive_after)
+      // A value that depends on every scale load from the stage (mbarrier_arrive_after),
+      // summed as a tree: a chain of kTok / 8 adds held up every 64-token retire (NOTES #49).
+      float touch[kTok / 8];
 #pragma unroll
       for (int j = 0; j < kTok / 8; ++j) {
         float2 s;
         if constexpr (kSaRowMajor) {
           s = make_float2(sa[j * 8 * kSaTok], sa[j * 8 * kSaTok + kSaTok]);
-          touch += s.x + s.y;
+          touch[j] = s.x + s.y;
         } else {
           s = *reinterpret_cast<const float2*>(sa + j * 8);
-          touch += s.x;
+          touch[j] = s.x;
         }
         const float s0 = s.x * sbv[d], s1 = s.y * sbv[d];
         fin[4 * j + 0] += accs[d][4 * j + 0] * s0;
@@ -253,8 +255,13 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
         fin[4 * j + 2] += accs[d][4 * j + 2] * s0;
         fin[4 * j + 3] += accs[d][4 * j + 3] * s1;
       }
+#pragma unroll
+      for (int w = 1; w < kTok / 8; w *= 2) {
+#pragma unroll
+        for (int j = 0; j + w < kTok / 8; j += 2 * w) touch[j] += touch[j + w];
+      }
       __syncwarp();  // every lane has issued its reads of the stage's scales
-      if (lane == 0) mbarrier_arrive_after(&empty[st[d]], touch);
+      mbarrier_arrive_after(&empty[st[d]], touch[0], lane == 0);
     };
     deferred_pipeline<kDepth>(kb_end - kb_begin, load_issue, retire);
 

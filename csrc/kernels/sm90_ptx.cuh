@@ -52,15 +52,19 @@ __device__ __forceinline__ void mbarrier_arrive(uint64_t* bar) {
 // generic release does not order: under concurrent kernels the swap-AB kernel read
 // activation scales already overwritten by the next refill (benchmarks/NOTES.md #49). Here
 // the arrive's address carries a zero derived from `touch` (touch * 0 as an integer: 0 for
-// every float, NaN included), so it cannot issue before the loads have returned.
-__device__ __forceinline__ void mbarrier_arrive_after(uint64_t* bar, float touch) {
+// every float, NaN included), so it cannot issue before the loads have returned. Only
+// threads with `pred` arrive; a predicate rather than a branch, so that ptxas is free to
+// schedule the caller's independent work (the promotion) ahead of the dependency chain
+// instead of holding the whole warp at a divergent region's reconvergence.
+__device__ __forceinline__ void mbarrier_arrive_after(uint64_t* bar, float touch, bool pred = true) {
   asm volatile(
-      "{\n\t.reg .f32 t;\n\t.reg .u32 z, a;\n\t"
+      "{\n\t.reg .f32 t;\n\t.reg .u32 z, a;\n\t.reg .pred p;\n\t"
+      "setp.ne.u32 p, %2, 0;\n\t"
       "mul.f32 t, %1, 0f00000000;\n\t"
       "cvt.rzi.u32.f32 z, t;\n\t"
       "add.u32 a, %0, z;\n\t"
-      "mbarrier.arrive.shared::cta.b64 _, [a];\n\t}" ::"r"(smem_addr(bar)),
-      "f"(touch)
+      "@p mbarrier.arrive.shared::cta.b64 _, [a];\n\t}" ::"r"(smem_addr(bar)),
+      "f"(touch), "r"(static_cast<uint32_t>(pred))
       : "memory");
 }
 
