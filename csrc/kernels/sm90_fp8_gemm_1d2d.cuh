@@ -285,8 +285,14 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
       // Weight scales two K blocks ahead (an L2 round trip outlasts one block's MMAs):
       // next_sb() returns the scales of the next block to issue and loads two further.
       // The pointers walk K; past the last block they stay (the values are then unused).
+      // Row-major twins: ptxas moved these warp-uniform values into uniform registers (R2UR)
+      // right after each load, so every block waited out an L2 round trip there instead of
+      // two blocks later (contiguous 8 x 4096 rows at (7168, 2048): 1.17-1.19x the canonical
+      // time, benchmarks/NOTES.md #51). An offset ptxas cannot prove uniform, threadIdx.y (0:
+      // the blocks are 1-D), keeps them in vector registers until they are used.
+      const int sb_opaque_zero = kSaRowMajor ? static_cast<int>(threadIdx.y) : 0;
       auto load_sb = [&] {
-        const float2 v = make_float2(__ldg(sb_ptr0), __ldg(sb_ptr1));
+        const float2 v = make_float2(__ldg(sb_ptr0 + sb_opaque_zero), __ldg(sb_ptr1 + sb_opaque_zero));
         if (--sb_left > 0) {
           sb_ptr0 += sb_step;
           sb_ptr1 += sb_step;
