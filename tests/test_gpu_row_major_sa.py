@@ -79,9 +79,10 @@ class Case:
 # K per mode: "box" reads a box of columns per group (Kb = 34, rows padded to 36 floats:
 # longer than any box, two groups per tile, the second partial); "whole" the tiles' whole
 # rows (Kb = 4, rows of 16 bytes; the cases' row counts times 4 are multiples of 32);
-# "whole32" whole rows of exactly 32 floats (128-byte swizzled) for the 32-column twins,
-# boxes of columns for the others.
-MODES = {"box": 4240, "whole": 512, "whole32": 4096}
+# "whole8", "whole16", "whole32" whole rows of exactly 8, 16, 32 floats (the 32-float ones
+# 128-byte swizzled) for the twins whose boxes are at least that wide, boxes of columns for
+# the others.
+MODES = {"box": 4240, "whole": 512, "whole8": 1024, "whole16": 2048, "whole32": 4096}
 
 
 def _dense_case(bm: int, bn: int, out: str, seed: int, mode: str) -> Case:
