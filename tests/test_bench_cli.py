@@ -181,6 +181,39 @@ def test_format_table_swap_ab_columns() -> None:
     assert "row-major scales / canonical: read in place: geomean 1.012, min 1.012, max 1.012 over 1 shapes" in text
 
 
+def test_host_cost_is_a_median_of_alternating_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """measure_host_cost reports the median (and min) of its rounds per candidate, the two
+    candidates alternating, and a candidate that raises gets None and its error, once."""
+    calls: list[str] = []
+    times = {"fp8gemm": iter([30.0, 10.0, 12.0, 11.0, 9.0]), "cublas_blockwise": iter([20.0, 18.0, 40.0])}
+
+    def fake_host_cost_us(fn, n):
+        assert n == _bench_dense.HOST_COST_CALLS
+        name = fn()
+        calls.append(name)
+        if name == "cublas_blockwise" and len([c for c in calls if c == name]) == 4:
+            raise RuntimeError("cuBLAS went away")
+        return next(times[name])
+
+    class FakeFp8gemm:
+        @staticmethod
+        def gemm_nt(a, sa, b, sb):
+            return "fp8gemm"
+
+    monkeypatch.setattr(_bench_dense, "host_cost_us", fake_host_cost_us)
+    monkeypatch.setattr(_bench_dense, "random_fp8_problem", lambda *args, **kw: dict(a=0, sa=0, b=0, sb=0))
+    monkeypatch.setattr(_bench_dense, "blockwise_scaled_mm", lambda *args: (lambda: "cublas_blockwise"))
+    cost = _bench_dense.measure_host_cost(FakeFp8gemm(), rounds=5)
+    assert calls[:4] == ["fp8gemm", "cublas_blockwise", "cublas_blockwise", "fp8gemm"]
+    assert calls.count("fp8gemm") == 5 and calls.count("cublas_blockwise") == 4  # none after the error
+    assert cost["fp8gemm"] == 11.0 and cost["fp8gemm_min"] == 9.0
+    assert cost["cublas_blockwise"] is None and "cuBLAS went away" in cost["cublas_blockwise_error"]
+    assert cost["rounds"] == 5 and cost["shape"] == list(_bench_dense.HOST_COST_SHAPE)
+    text = _bench_dense.format_table({"rows": [], "geomean_speedup_vs_cublas_blockwise": None,
+                                      "geomean_over_shapes": 0, "host_cost_us": cost})
+    assert "median of 5 x 200 calls): fp8gemm.gemm_nt 11.0 us, cuBLAS blockwise - us" in text
+
+
 @pytest.mark.parametrize("m", [64, 129])
 def test_blockwise_peer_call_layouts(m: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cuBLAS peer gets the scale layouts torch's ScaledBlas.cpp checks for (1x128, 128x128)."""
