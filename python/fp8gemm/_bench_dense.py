@@ -429,7 +429,7 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"TFLOPS at 4096x7168x16384: {_fmt(result.get('tflops_4096x7168x16384'), '.0f')}")
     hc = result.get("host_cost_us") or {}
     lines.append(
-        f"host cost per call (m,n,k={tuple(hc.get('shape', ()))}; median of {hc.get('rounds', 1)} x 200 calls): "
+        f"host cost per call (m,n,k={tuple(hc.get('shape', ()))}; median of {hc.get('rounds', 1)} x {hc.get('calls_per_round', 200)} calls): "
         f"fp8gemm.gemm_nt {_fmt(hc.get('fp8gemm'), '.1f')} us, "
         f"cuBLAS blockwise {_fmt(hc.get('cublas_blockwise'), '.1f')} us"
     )
