@@ -356,8 +356,9 @@ def measure_host_cost(fp8gemm: Any, shape: tuple[int, int, int] = HOST_COST_SHAP
     cost: dict[str, Any] = {"shape": list(shape), "rounds": rounds, "calls_per_round": HOST_COST_CALLS}
     calls = {"fp8gemm": lambda: fp8gemm.gemm_nt(a, sa, b, sb), "cublas_blockwise": blockwise_scaled_mm(a, sa, b, sb)}
     samples: dict[str, list[float]] = {name: [] for name in calls}
+    order = list(calls)
     for r in range(rounds):
-        for name in (list(calls) if r % 2 == 0 else list(reversed(calls))):
+        for name in order if r % 2 == 0 else order[::-1]:
             if f"{name}_error" in cost:
                 continue
             try:
@@ -365,8 +366,9 @@ def measure_host_cost(fp8gemm: Any, shape: tuple[int, int, int] = HOST_COST_SHAP
             except Exception as exc:
                 cost[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
     for name, vals in samples.items():
-        cost[name] = statistics.median(vals) if vals and f"{name}_error" not in cost else None
-        cost[f"{name}_min"] = min(vals) if vals and f"{name}_error" not in cost else None
+        ok = bool(vals) and f"{name}_error" not in cost
+        cost[name] = statistics.median(vals) if ok else None
+        cost[f"{name}_min"] = min(vals) if ok else None
     return cost
 
 
