@@ -87,7 +87,7 @@ extern "C" {
 // grid, swap_ab. Returns 0, or -1 with fp8gemm_last_error() set.
 __attribute__((visibility("default"))) int fp8gemm_select_config(const char* kind, int64_t m, int64_t n, int64_t k,
                                                                  int64_t num_groups, int num_sms, int out_f32,
-                                                                 int* out) {
+                                                                 int mem_bw_gbs, int* out) {
   try {
     std::string op(kind);
     if (op.size() > 4 && op.compare(op.size() - 4, 4, "_out") == 0) op.resize(op.size() - 4);
@@ -120,14 +120,15 @@ __attribute__((visibility("default"))) int fp8gemm_select_config(const char* kin
     }
     if (layout == fp8gemm::Layout::kDense && num_groups != 1)
       throw std::invalid_argument("fp8gemm.select_config: gemm_nt takes num_groups=1");
-    if (m <= 0 || n <= 0 || k <= 0 || num_sms <= 0 || num_groups <= 0)
-      throw std::invalid_argument("fp8gemm.select_config: m, n, k, num_groups and num_sms must be positive");
+    if (m <= 0 || n <= 0 || k <= 0 || num_sms <= 0 || num_groups <= 0 || mem_bw_gbs <= 0)
+      throw std::invalid_argument(
+          "fp8gemm.select_config: m, n, k, num_groups, num_sms and mem_bandwidth_gbs must be positive");
     if (layout != fp8gemm::Layout::kDense && out_f32)
       throw std::invalid_argument("fp8gemm.select_config: the grouped ops write bfloat16 only");
     const auto out_dt = out_f32 ? fp8gemm::OutDtype::kF32 : fp8gemm::OutDtype::kBF16;
     if (layout == fp8gemm::Layout::kDense) {
       // Swap-AB (decode): block_m = token tile, block_n = weight rows, cluster = K split.
-      const auto sw = fp8gemm::select_swapab(m, n, k, out_dt, num_sms);
+      const auto sw = fp8gemm::select_swapab(m, n, k, out_dt, num_sms, mem_bw_gbs);
       if (sw.kernel != nullptr) {
         const auto& c = sw.kernel->config;
         const int vals[9] = {c.tok, c.rows(), 128, c.stages, 0, sw.split, c.smem_bytes, sw.grid_x * sw.grid_y, 1};

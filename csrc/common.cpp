@@ -43,6 +43,10 @@ const DeviceInfo& device_info(int device) {
     get(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, &info.minor, "cuDeviceGetAttribute(compute capability)");
     get(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, &info.max_smem_optin,
         "cuDeviceGetAttribute(shared memory opt-in)");
+    int clock_khz = 0, bus_bits = 0;
+    get(CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE, &clock_khz, "cuDeviceGetAttribute(memory clock)");
+    get(CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH, &bus_bits, "cuDeviceGetAttribute(memory bus width)");
+    info.mem_bw_gbs = static_cast<int>(2LL * clock_khz * (bus_bits / 8) / 1000000);
   });
   return g_info[device];
 }

@@ -39,6 +39,9 @@ struct DeviceInfo {
   int sm_count = 0;
   int major = 0, minor = 0;
   int max_smem_optin = 0;
+  // Peak memory bandwidth in GB/s: 2 transfers per memory clock times the bus width (3352
+  // on an H100 SXM, 4915 on an H200); 0 where the driver reports no clock or width.
+  int mem_bw_gbs = 0;
 };
 
 // Properties of `device`, read once per device and cached (thread-safe).

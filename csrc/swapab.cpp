@@ -47,19 +47,32 @@ constexpr int64_t kSwapAbMidMaxM = 32;
 constexpr int64_t kRowMajorSaAnyKMaxM = 4;
 constexpr int64_t kRowMajorSaMinK = 4096;
 constexpr int64_t kSwapAbWideN = 4096;
-// NOTES: the K split aims for this many CTAs per SM, in percent: 75% with 8..16 tokens
-// (measured at N = 2112: split 3 (99 CTAs) 13.0 us, split 4 (132) 13.6, split 2 (66) 13.6,
-// split 8 (264) 16.6; at N = 4096, 64 CTAs beat 128 by 0.5-1 us), 100% from 32 tokens
-// (N = 2112: split 4 13.7 vs split 3 14.2; N = 4096: split 2 18.8 vs split 1 20.9).
+// NOTES: the K split aims for a share of the SMs, in percent. From 32 tokens 100% (H100:
+// N = 2112 split 4 13.7 us vs split 3 14.2; N = 4096 split 2 18.8 vs split 1 20.9). With
+// 8..16 tokens the share follows the device's memory bandwidth: 75% on an H100 SXM (3352
+// GB/s; N = 2112: split 3 (99 CTAs) 13.0 us, split 4 (132) 13.6, split 2 (66) 13.6, split 8
+// (264) 16.6; at N = 4096, 64 CTAs beat 128 by 0.5-1 us), in proportion above it, since one
+// CTA streams about 38 GB/s (benchmarks/NOTES.md #55) and a faster memory needs more SMs
+// streaming: an H200 (4915 GB/s) measured N = 4096 split 2 (128 CTAs) 15.2 us vs split 1
+// (64) 18.6, N = 2112 split 3 (99) 11.2 vs split 4 (132) 12.2, N = 7168 split 1 (112)
+// best. Never every SM: 33 clusters of 4 do not fit one CTA per SM on an H200 (a GPC whose
+// SM count is not a multiple of 4 leaves SMs over; ncu: a second wave), so the share stays
+// one SM below the count.
 constexpr int kTargetPctSmallTok = 75;
 constexpr int kTargetPctLargeTok = 100;
+constexpr int kRefBandwidthGBs = 3352;  // H100 SXM (HBM3, 5120 bits at 2619 MHz)
 
 // The K split for `tiles` output tiles of config c: enough CTAs for the target share of
 // the SMs, at most 8 (the portable cluster size) and at most one per K block.
-int choose_split(const SwapAbConfig& c, int64_t tiles, int64_t num_kb, int num_sms) {
+int choose_split(const SwapAbConfig& c, int64_t tiles, int64_t num_kb, int num_sms, int mem_bw_gbs) {
   tiles = std::max<int64_t>(tiles, 1);
-  const int pct = c.tok >= 32 ? kTargetPctLargeTok : kTargetPctSmallTok;
-  const int64_t split = std::max<int64_t>(1, int64_t(pct) * num_sms / 100 / tiles);
+  int64_t target = int64_t(kTargetPctLargeTok) * num_sms / 100;
+  if (c.tok < 32) {
+    const int64_t bw = std::max(mem_bw_gbs, kRefBandwidthGBs);
+    target = std::min<int64_t>(int64_t(kTargetPctSmallTok) * num_sms * bw / (100 * int64_t(kRefBandwidthGBs)),
+                               std::max(num_sms - 1, 1));
+  }
+  const int64_t split = std::max<int64_t>(1, target / tiles);
   return static_cast<int>(std::min<int64_t>({split, kSwapAbMaxSplit, num_kb}));
 }
 
@@ -88,7 +101,8 @@ std::string describe(const SwapAbConfig& c) {
              " smem=", c.smem_bytes);
 }
 
-SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms, bool sa_row_major) {
+SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms, int mem_bw_gbs,
+                              bool sa_row_major) {
   const SwapAbSelection none{nullptr, 0, 0, 0};
   // The token tiles run along grid y (at most 65535 of them).
   auto legal = [&](const KernelSwapAb& c) {
@@ -103,7 +117,7 @@ SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int
     if (legal(c)) {
       const int fs = g_forced_split.load(std::memory_order_relaxed);
       const int64_t tiles = ceil_div(n, c.config.rows()) * ceil_div(m, c.config.tok);
-      return make(&c, m, n, fs > 0 ? fs : choose_split(c.config, tiles, num_kb, num_sms));
+      return make(&c, m, n, fs > 0 ? fs : choose_split(c.config, tiles, num_kb, num_sms, mem_bw_gbs));
     }
   }
   // Split K changes the summation order, so batch-invariant mode keeps to the 1D2D kernel;
@@ -130,7 +144,7 @@ SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int
   }
   if (best == nullptr) return none;
   const int64_t tiles = ceil_div(n, best->config.rows()) * ceil_div(m, best->config.tok);
-  return make(best, m, n, choose_split(best->config, tiles, num_kb, num_sms));
+  return make(best, m, n, choose_split(best->config, tiles, num_kb, num_sms, mem_bw_gbs));
 }
 
 namespace {
@@ -141,7 +155,7 @@ SwapAbSelection choose_for(const Launch1D2DSpec& s, const DeviceInfo& info, int 
   // Under an SM limit (set_num_sms) the 1D2D kernel's persistent grid honours it; this
   // kernel's grid of short-lived CTAs would not, so it stands aside unless forced.
   if (sms < info.sm_count && g_forced_index.load(std::memory_order_relaxed) < 0) return none;
-  return select_swapab(s.m_model, s.n, s.k, s.out, sms, s.sa_row_stride > 0);
+  return select_swapab(s.m_model, s.n, s.k, s.out, sms, info.mem_bw_gbs, s.sa_row_stride > 0);
 }
 }  // namespace
 

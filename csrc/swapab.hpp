@@ -16,11 +16,12 @@ struct SwapAbSelection {
   int grid_x, grid_y;          // weight tiles x split, token tiles
 };
 
-// The swap-AB config for a dense M x N x K problem on `num_sms` SMs, or kernel == nullptr
+// The swap-AB config for a dense M x N x K problem on `num_sms` SMs of a device with
+// `mem_bw_gbs` GB/s of memory bandwidth (DeviceInfo::mem_bw_gbs), or kernel == nullptr
 // where the 1D2D kernel is the better (or the only allowed) choice: swap-AB off, batch-
 // invariant mode on, a 1D2D config forced, or M past the measured crossover. sa_row_major:
 // among the configs that read row-major activation scales in place (the same choice).
-SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms,
+SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms, int mem_bw_gbs,
                               bool sa_row_major = false);
 
 // Process-wide switch (on by default), for before/after measurements.

@@ -134,3 +134,42 @@ def test_generator_mirrors_the_smem_layout():
         assert c.smem_bytes() <= budget
         assert c.stages == gen.SWAPAB_MAX_STAGES or c.smem_bytes(c.stages + 1) > budget
         assert c.stages >= 3, f"{c.name}: a ring of at least 3 stages"
+
+
+@pytest.mark.parametrize("m", [1, 8, 16, 32, 64])
+@pytest.mark.parametrize("n,k", TARGET_NK)
+def test_k_split_follows_the_memory_bandwidth(m, n, k):
+    """With 8..16-token tiles the K split aims at a share of the SMs that grows with the
+    memory bandwidth (an H200 streams 1.47x an H100's bytes and needs more CTAs reading),
+    never every SM; from 32 tokens the share is the whole device on both."""
+    h100 = fp8gemm.select_config("gemm_nt", m, n, k)
+    h200 = fp8gemm.select_config("gemm_nt", m, n, k, mem_bandwidth_gbs=4915)
+    assert h100["swap_ab"] == h200["swap_ab"]
+    if not h100["swap_ab"]:
+        return
+    tiles = -(-n // h100["block_n"]) * -(-m // h100["block_m"])
+    kb = -(-k // 128)
+
+    def expected(target: int) -> int:
+        return min(max(1, target // tiles), 8, kb)
+
+    if h100["block_m"] >= 32:
+        assert h100["cluster"] == h200["cluster"] == expected(132)
+    else:
+        assert h100["cluster"] == expected(99)  # 75% of 132 SMs
+        assert h200["cluster"] == expected(131)  # 75% x 4915 / 3352 = 145, one below the SM count
+    assert h100["grid"] == tiles * h100["cluster"] and h200["grid"] == tiles * h200["cluster"]
+
+
+def test_k_split_measured_points():
+    """The H200 sweep's fastest splits (benchmarks/NOTES.md #55)."""
+    for (m, n, k), split in {(8, 4096, 7168): 2, (1, 2112, 7168): 3, (16, 7168, 2048): 1,
+                             (8, 7168, 16384): 1}.items():
+        assert fp8gemm.select_config("gemm_nt", m, n, k, mem_bandwidth_gbs=4915)["cluster"] == split
+    assert fp8gemm.select_config("gemm_nt", 8, 4096, 7168)["cluster"] == 1  # H100: 64 CTAs won
+
+
+@pytest.mark.parametrize("bw", [0, -1])
+def test_select_config_rejects_bad_bandwidth(bw):
+    with pytest.raises(ValueError, match="mem_bandwidth_gbs"):
+        fp8gemm.select_config("gemm_nt", 8, 4096, 7168, mem_bandwidth_gbs=bw)

@@ -262,6 +262,7 @@ def select_config(
     num_groups: int = 1,
     num_sms: int = 132,
     out_dtype: torch.dtype = torch.bfloat16,
+    mem_bandwidth_gbs: int = 3352,
 ) -> Dict[str, Any]:
     """The kernel config the dispatcher would use for this problem, with no GPU needed.
 
@@ -275,13 +276,18 @@ def select_config(
     cluster, smem_bytes, grid (CTAs launched), swap_ab. With swap_ab (gemm_nt at decode-sized
     M, see `set_swap_ab`) block_m is the token tile, block_n the weight rows per CTA and
     cluster the number of CTAs that split K.
+    num_sms and mem_bandwidth_gbs describe the device; the defaults are an H100 SXM's (132 SMs,
+    3352 GB/s peak memory bandwidth; an H200's is 4915). The dispatcher reads both from the
+    device it runs on (the bandwidth as 2 x memory clock x bus width); the swap-AB K split
+    depends on the bandwidth.
     """
     import ctypes
 
     vals = (ctypes.c_int * 9)()
     lib = _native.lib()
     rc = lib.fp8gemm_select_config(
-        kind.encode(), int(m), int(n), int(k), int(num_groups), int(num_sms), int(out_dtype == torch.float32), vals
+        kind.encode(), int(m), int(n), int(k), int(num_groups), int(num_sms), int(out_dtype == torch.float32),
+        int(mem_bandwidth_gbs), vals
     )
     if rc != 0:
         raise ValueError(lib.fp8gemm_last_error().decode())

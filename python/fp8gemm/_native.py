@@ -32,7 +32,7 @@ def _load() -> None:
     _cdll.fp8gemm_select_config.restype = ctypes.c_int
     _cdll.fp8gemm_select_config.argtypes = [
         ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
-        ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int),
+        ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int),
     ]
     _cdll.fp8gemm_last_error.restype = ctypes.c_char_p
     _cdll.fp8gemm_set_num_sms.argtypes = [ctypes.c_int]
