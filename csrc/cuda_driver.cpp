@@ -209,7 +209,7 @@ void launch_kernel(const KernelImage& k, const KernelLaunch& l, void** params) {
   CUlaunchConfig cfg{};
   cfg.gridDimX = l.grid_x;
   cfg.gridDimY = l.grid_y;
-  cfg.gridDimZ = 1;
+  cfg.gridDimZ = l.grid_z;
   cfg.blockDimX = static_cast<unsigned>(k.threads);
   cfg.blockDimY = cfg.blockDimZ = 1;
   cfg.sharedMemBytes = static_cast<unsigned>(k.smem_bytes);

@@ -90,6 +90,7 @@ struct KernelLaunch {
   int device;
   CUstream stream;  // torch's current stream (a cudaStream_t is a CUstream)
   bool pdl;         // programmatic stream serialization (see set_pdl)
+  unsigned grid_z = 1;
 };
 
 // Loads `k` on the device if needed and launches it. `params`: one pointer per kernel

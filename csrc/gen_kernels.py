@@ -186,7 +186,7 @@ def swapab_smem_bytes(tok: int, math_wg: int, stages: int, sa_row_major: bool = 
     """Mirror of swapab_smem() in csrc/kernels/sm90_swapab_layout.hpp."""
     total = stages * math_wg * 64 * BLOCK_K + stages * tok * BLOCK_K
     # token scales per stage (swapab_sa_stage_floats), 128-byte padded
-    total += stages * (tok * 4 if sa_row_major else -(-tok // 32) * 32) * 4
+    total += stages * (tok * 4 if sa_row_major else -(-(tok + 4) // 32) * 32) * 4
     total += stages * 2 * 8  # the partial-sum buffer reuses the ring (swapab_part_fits)
     return total + SMEM_ALIGN
 
@@ -198,6 +198,7 @@ class SwapConfig:
     out: str  # "bf16" | "f32"
     ctas_per_sm: int = 2  # resident CTAs per SM the config is built for
     sa_row_major: bool = False  # activation scales read in place as row-major [M, Kb]
+    grouped: bool = False  # the masked and offset layouts (one CTA column per group)
 
     @property
     def stages(self) -> int:
@@ -213,7 +214,8 @@ class SwapConfig:
     @property
     def name(self) -> str:
         sa = "_sarow" if self.sa_row_major else ""
-        return f"swapab_t{self.tok}_w{self.math_wg * 64}_s{self.stages}_c{self.ctas_per_sm}_{self.out}{sa}"
+        grp = "_grouped" if self.grouped else ""
+        return f"swapab_t{self.tok}_w{self.math_wg * 64}_s{self.stages}_c{self.ctas_per_sm}_{self.out}{sa}{grp}"
 
 
 def full_swapab_grid() -> list[SwapConfig]:
@@ -230,12 +232,17 @@ def full_swapab_grid() -> list[SwapConfig]:
     # fewer CTAs: 0.5-3 us slower), and one CTA per SM with a 12-stage ring (no faster).
     configs.append(SwapConfig(32, 2, "bf16"))
     configs.append(SwapConfig(64, 1, "bf16", 1))
+    # The masked and offset layouts at decode size (bf16 output, as every grouped op).
+    for sa_row_major in (False, True):
+        for tok in (8, 16, 32, 64):
+            configs.append(SwapConfig(tok, 1, "bf16", 2, sa_row_major, True))
     return configs
 
 
 def dev_swapab_grid() -> list[SwapConfig]:
     return [SwapConfig(8, 1, "bf16"), SwapConfig(64, 1, "bf16"), SwapConfig(32, 2, "bf16"), SwapConfig(16, 1, "f32"),
-            SwapConfig(32, 2, "f32"), SwapConfig(16, 1, "bf16", 2, True), SwapConfig(64, 1, "f32", 2, True)]
+            SwapConfig(32, 2, "f32"), SwapConfig(16, 1, "bf16", 2, True), SwapConfig(64, 1, "f32", 2, True),
+            SwapConfig(16, 1, "bf16", 2, False, True), SwapConfig(64, 1, "bf16", 2, True, True)]
 
 
 def translation_unit_swapab(c: SwapConfig) -> str:
@@ -252,7 +259,7 @@ def translation_unit_swapab(c: SwapConfig) -> str:
         f"    fp8gemm_{c.name}(const __grid_constant__ CUtensorMap tmap_w, const __grid_constant__ CUtensorMap tmap_t,\n"
         "        const __grid_constant__ CUtensorMap tmap_sa, const fp8gemm::GemmArgs args) {\n"
         f"  fp8gemm::sm90::fp8_gemm_swapab_body<{c.tok}, {c.math_wg}, {c.stages}, {c.ctas_per_sm}, {OUT_TYPE[c.out]}, "
-        f"{row}>("
+        f"{row}, {'true' if c.grouped else 'false'}>("
         "tmap_w, tmap_t, tmap_sa, args);\n"
         "}\n"
     )
@@ -261,7 +268,8 @@ def translation_unit_swapab(c: SwapConfig) -> str:
 def registry_swapab(configs: list[SwapConfig], cubin_dir: Path) -> str:
     def row(c: SwapConfig) -> tuple[str, str, str, int, str]:
         sa = "true" if c.sa_row_major else "false"
-        cfg = f"{c.tok}, {c.math_wg}, {c.stages}, {c.ctas_per_sm}, {OUT_ENUM[c.out]}, {c.smem_bytes()}, {sa}"
+        grp = "true" if c.grouped else "false"
+        cfg = f"{c.tok}, {c.math_wg}, {c.stages}, {c.ctas_per_sm}, {OUT_ENUM[c.out]}, {c.smem_bytes()}, {sa}, {grp}"
         return f"fp8_gemm_{c.name}", f"fp8gemm_{c.name}", f"swapab_threads({c.math_wg})", c.smem_bytes(), cfg
 
     return registry_source("swap-AB", "swapab_registry.hpp", "KernelSwapAb", "kKernelsSwapAb", "kNumKernelsSwapAb",

@@ -8,6 +8,7 @@
 
 #include "common.hpp"
 #include "op_common.hpp"
+#include "swapab.hpp"
 
 namespace fp8gemm {
 
@@ -119,11 +120,12 @@ void launch_grouped(const char* op, Layout layout, const GroupedProblem& p, cons
   if (!is_canonical_sa(sa_in, sa_groups, p.rows, kb)) {
     s.sa = static_cast<const float*>(sa_in.data_ptr());
     s.sa_row_stride = row_major_sa_stride(sa_in, sa_groups, p.rows, kb);
-    if (s.sa_row_stride > 0 && launch_1d2d(s)) return;
+    if (s.sa_row_stride > 0 && (launch_swapab_if_chosen(s) || launch_1d2d(s))) return;
     s.sa_row_stride = 0;
   }
   const Tensor sa = canonical_sa(sa_in, sa_groups, p.rows, kb);
   s.sa = static_cast<const float*>(sa.data_ptr());
+  if (launch_swapab_if_chosen(s)) return;
   launch_1d2d(s);
 }
 

@@ -47,6 +47,12 @@ constexpr int64_t kSwapAbMidMaxM = 32;
 constexpr int64_t kRowMajorSaAnyKMaxM = 4;
 constexpr int64_t kRowMajorSaMinK = 4096;
 constexpr int64_t kSwapAbWideN = 4096;
+// NOTES: the masked and offset layouts take the swap-AB kernel (one CTA column per group)
+// where a token tile holds a group's rows and the 1D2D kernel would run too few tiles to
+// stream the weights at full bandwidth: at most this many 64-row weight tiles per SM over
+// all groups (benchmarks/NOTES.md #56).
+constexpr int64_t kSwapAbGroupedMaxRows = 64;
+constexpr int kSwapAbGroupedMaxCtasPerSm = 2;
 // NOTES: the K split aims for a share of the SMs, in percent. From 32 tokens 100% (H100:
 // N = 2112 split 4 13.7 us vs split 3 14.2; N = 4096 split 2 18.8 vs split 1 20.9). With
 // 8..16 tokens the share follows the device's memory bandwidth: 75% on an H100 SXM (3352
@@ -82,7 +88,31 @@ SwapAbSelection make(const KernelSwapAb* k, int64_t m, int64_t n, int split) {
   s.split = split;
   s.grid_x = static_cast<int>(ceil_div(n, k->config.rows()) * split);
   s.grid_y = static_cast<int>(ceil_div(m, k->config.tok));
+  s.grid_z = 1;
   return s;
+}
+
+// The smallest compiled token tile that holds `rows` tokens; among the configs with it,
+// 64-row weight tiles with two CTAs per SM, so that every cluster of the grid is resident at
+// once (128-row tiles and one-CTA-per-SM rings measured no better: benchmarks/NOTES.md #30).
+// nullptr where no token tile is that large.
+const KernelSwapAb* pick_config(int64_t rows, OutDtype out, bool sa_row_major, bool grouped) {
+  auto candidate = [&](const KernelSwapAb& c) {
+    return c.config.out == out && c.config.sa_row_major == sa_row_major && c.config.grouped == grouped &&
+           c.config.ctas_per_sm == 2 && c.config.rows() == 64;
+  };
+  int best_tok = 0;
+  for (int i = 0; i < kNumKernelsSwapAb; ++i) {
+    const int t = kKernelsSwapAb[i].config.tok;
+    if (!candidate(kKernelsSwapAb[i]) || t < rows) continue;
+    if (best_tok == 0 || t < best_tok) best_tok = t;
+  }
+  const KernelSwapAb* best = nullptr;
+  for (int i = 0; i < kNumKernelsSwapAb && best_tok > 0; ++i) {
+    const KernelSwapAb& c = kKernelsSwapAb[i];
+    if (candidate(c) && c.config.tok == best_tok && best == nullptr) best = &c;
+  }
+  return best;
 }
 
 }  // namespace
@@ -98,18 +128,17 @@ void force_swapab(int index, int split) {
 std::string describe(const SwapAbConfig& c) {
   return cat("swap_ab tok=", c.tok, " rows=", c.rows(), " stages=", c.stages, " ctas_per_sm=", c.ctas_per_sm,
              " out=", c.out == OutDtype::kBF16 ? "bf16" : "fp32", " sa=", c.sa_row_major ? "row" : "canonical",
-             " smem=", c.smem_bytes);
+             " smem=", c.smem_bytes, c.grouped ? " layout=grouped" : "");
 }
 
 SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int num_sms, int mem_bw_gbs,
                               bool sa_row_major) {
-  const SwapAbSelection none{nullptr, 0, 0, 0};
+  const SwapAbSelection none{nullptr, 0, 0, 0, 0};
   // The token tiles run along grid y (at most 65535 of them).
   auto legal = [&](const KernelSwapAb& c) {
-    return c.config.out == out && c.config.sa_row_major == sa_row_major && ceil_div(m, c.config.tok) <= 65535;
+    return c.config.out == out && c.config.sa_row_major == sa_row_major && !c.config.grouped &&
+           ceil_div(m, c.config.tok) <= 65535;
   };
-  // The heuristic's candidates: two CTAs per SM (every cluster resident at once).
-  auto candidate = [&](const KernelSwapAb& c) { return legal(c) && c.config.ctas_per_sm == 2; };
   const int64_t num_kb = ceil_div(k, 128);
   const int forced = g_forced_index.load(std::memory_order_relaxed);
   if (forced >= 0) {
@@ -127,35 +156,61 @@ SwapAbSelection select_swapab(int64_t m, int64_t n, int64_t k, OutDtype out, int
   if (m > kSwapAbMidMaxM && n > kSwapAbWideN) return none;
   if (sa_row_major && m > kRowMajorSaAnyKMaxM && k < kRowMajorSaMinK) return none;
 
-  // The smallest compiled token tile that holds M; among the configs with it, 64-row weight
-  // tiles with two CTAs per SM (128-row tiles and one-CTA-per-SM rings measured no better:
-  // benchmarks/NOTES.md #30).
-  int best_tok = 0;
-  for (int i = 0; i < kNumKernelsSwapAb; ++i) {
-    const int t = kKernelsSwapAb[i].config.tok;
-    if (!candidate(kKernelsSwapAb[i]) || kKernelsSwapAb[i].config.rows() != 64 || t < m) continue;
-    if (best_tok == 0 || t < best_tok) best_tok = t;
-  }
-  if (best_tok == 0) return none;
-  const KernelSwapAb* best = nullptr;
-  for (int i = 0; i < kNumKernelsSwapAb; ++i) {
-    const KernelSwapAb& c = kKernelsSwapAb[i];
-    if (candidate(c) && c.config.tok == best_tok && c.config.rows() == 64) best = &c;
-  }
+  const KernelSwapAb* best = pick_config(m, out, sa_row_major, false);
   if (best == nullptr) return none;
   const int64_t tiles = ceil_div(n, best->config.rows()) * ceil_div(m, best->config.tok);
   return make(best, m, n, choose_split(best->config, tiles, num_kb, num_sms, mem_bw_gbs));
 }
 
+SwapAbSelection select_swapab_grouped(Layout layout, int64_t expected_m, int64_t max_rows, int64_t n, int64_t k,
+                                      int64_t groups, int num_sms, int mem_bw_gbs, bool sa_row_major) {
+  const SwapAbSelection none{nullptr, 0, 0, 0, 0};
+  if (layout != Layout::kMasked && layout != Layout::kOffset) return none;
+  const int64_t num_kb = ceil_div(k, 128);
+  auto grouped = [&](const KernelSwapAb* c, int split) {
+    SwapAbSelection s{};
+    s.kernel = c;
+    s.split = split;
+    s.grid_x = static_cast<int>(ceil_div(n, c->config.rows()) * split);
+    s.grid_y = 1;
+    s.grid_z = static_cast<int>(groups);
+    return s;
+  };
+  const int64_t tiles_per_group = ceil_div(n, 64);
+  const int forced = g_forced_index.load(std::memory_order_relaxed);
+  if (forced >= 0) {
+    const KernelSwapAb& c = kKernelsSwapAb[forced];
+    if (c.config.grouped && c.config.sa_row_major == sa_row_major) {
+      const int fs = g_forced_split.load(std::memory_order_relaxed);
+      const int64_t tiles = ceil_div(n, c.config.rows()) * groups;
+      return grouped(&c, fs > 0 ? fs : choose_split(c.config, tiles, num_kb, num_sms, mem_bw_gbs));
+    }
+  }
+  if (!swap_ab_enabled() || batch_invariant() || forced_kernel_1d2d() >= 0) return none;
+  // NOTES: the rows a token tile must hold: 1.25 x the expected rows per group (the router's
+  // imbalance; a group past the tile takes another pass over its weights), at most the rows
+  // a group can have (masked: Mmax; offset: M).
+  const int64_t want = std::min(max_rows, (expected_m * 5 + 3) / 4);
+  if (want > kSwapAbGroupedMaxRows) return none;
+  if (groups * tiles_per_group > int64_t(kSwapAbGroupedMaxCtasPerSm) * num_sms) return none;
+  const KernelSwapAb* best = pick_config(std::max<int64_t>(want, 1), OutDtype::kBF16, sa_row_major, true);
+  if (best == nullptr) return none;
+  return grouped(best, choose_split(best->config, tiles_per_group * groups, num_kb, num_sms, mem_bw_gbs));
+}
+
 namespace {
 // The swap-AB kernel a launch of `s` would use (kernel nullptr: the 1D2D family serves it).
 SwapAbSelection choose_for(const Launch1D2DSpec& s, const DeviceInfo& info, int sms) {
-  const SwapAbSelection none{nullptr, 0, 0, 0};
-  if (s.layout != Layout::kDense) return none;
+  const SwapAbSelection none{nullptr, 0, 0, 0, 0};
+  if (s.layout == Layout::kContiguous) return none;
   // Under an SM limit (set_num_sms) the 1D2D kernel's persistent grid honours it; this
   // kernel's grid of short-lived CTAs would not, so it stands aside unless forced.
   if (sms < info.sm_count && g_forced_index.load(std::memory_order_relaxed) < 0) return none;
-  return select_swapab(s.m_model, s.n, s.k, s.out, sms, info.mem_bw_gbs, s.sa_row_stride > 0);
+  if (s.layout == Layout::kDense)
+    return select_swapab(s.m_model, s.n, s.k, s.out, sms, info.mem_bw_gbs, s.sa_row_stride > 0);
+  // Masked: a group holds at most Mmax rows; offset: at most M.
+  return select_swapab_grouped(s.layout, s.m_model, s.args.m, s.n, s.k, s.groups, sms, info.mem_bw_gbs,
+                               s.sa_row_stride > 0);
 }
 }  // namespace
 
@@ -164,7 +219,7 @@ bool swapab_chosen(const Launch1D2DSpec& s) {
 }
 
 bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
-  if (s.layout != Layout::kDense) return false;
+  if (s.layout == Layout::kContiguous) return false;
   const DeviceInfo& info = device_info(s.device);
   const int sms = usable_sms(s.device);
   const SwapAbSelection sel = choose_for(s, info, sms);
@@ -176,12 +231,14 @@ bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
                 " (an sm_90 GPU is required)");
   if (print_configs()) {
     static std::mutex mutex;
-    static std::set<std::tuple<int64_t, int64_t, int64_t, int, int, int>> seen;
+    static std::set<std::tuple<int, int64_t, int64_t, int64_t, int64_t, int, int, int>> seen;
     std::lock_guard<std::mutex> lock(mutex);
-    if (seen.size() < 4096 && seen.emplace(s.m_model, s.n, s.k, int(s.out), sms, int(sel.kernel - kKernelsSwapAb)).second)
-      std::fprintf(stderr, "fp8gemm: gemm dense m=%lld n=%lld k=%lld sms=%d -> %s split=%d grid=%dx%d\n",
-                   (long long)s.m_model, (long long)s.n, (long long)s.k, sms, describe(c).c_str(), sel.split,
-                   sel.grid_x, sel.grid_y);
+    if (seen.size() < 4096 && seen.emplace(int(s.layout), s.m_model, s.n, s.k, s.groups, int(s.out), sms,
+                                           int(sel.kernel - kKernelsSwapAb))
+                                  .second)
+      std::fprintf(stderr, "fp8gemm: gemm %s m=%lld n=%lld k=%lld groups=%lld sms=%d -> %s split=%d grid=%dx%dx%d\n",
+                   layout_name(s.layout), (long long)s.m_model, (long long)s.n, (long long)s.k, (long long)s.groups,
+                   sms, describe(c).c_str(), sel.split, sel.grid_x, sel.grid_y, sel.grid_z);
   }
 
   const LaunchDevice scope(s.device);
@@ -192,15 +249,16 @@ bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
                        CU_TENSOR_MAP_SWIZZLE_128B);
   tmap_t = make_tma_2d(s.a, CU_TENSOR_MAP_DATA_TYPE_UINT8, s.a_rows, s.k, s.a_row_stride, c.tok, 128,
                        CU_TENSOR_MAP_SWIZZLE_128B);
-  // Token scales: the canonical layout read as a [Kb, M] row-major matrix (rows align(M, 4)
-  // floats apart), one row segment of tok floats per stage; or row-major [M, Kb] scales in
-  // place, a box of tok rows x 4 K blocks per stage. Tokens past M read as zero.
+  // Token scales: the canonical layout read as a [groups * Kb, M] row-major matrix (rows
+  // align(M, 4) floats apart; masked: M = Mmax), one row segment of tok + 4 floats per stage;
+  // or row-major [rows of A, Kb] scales in place, a box of tok rows x 4 K blocks per stage.
+  // Tokens past the end read as zero.
   if (c.sa_row_major) {  // (select_swapab matched the config to the spec's layout)
-    tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.sa_m, kb, s.sa_row_stride * 4, c.tok, 4,
+    tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.a_rows, kb, s.sa_row_stride * 4, c.tok, 4,
                           CU_TENSOR_MAP_SWIZZLE_NONE);
   } else {
-    tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, kb, s.sa_m, align4(s.sa_m) * 4, 1, c.tok,
-                          CU_TENSOR_MAP_SWIZZLE_NONE);
+    tmap_sa = make_tma_2d(s.sa, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, s.sa_groups * kb, s.sa_m, align4(s.sa_m) * 4, 1,
+                          c.tok + 4, CU_TENSOR_MAP_SWIZZLE_NONE);
   }
   FP8GEMM_TRACE(5);
   GemmArgs args = gemm_args(s);
@@ -208,7 +266,8 @@ bool launch_swapab_if_chosen(const Launch1D2DSpec& s) {
   FP8GEMM_TRACE(6);
   void* params[] = {&tmap_w, &tmap_t, &tmap_sa, &args};
   const KernelLaunch l{static_cast<unsigned>(sel.grid_x), static_cast<unsigned>(sel.grid_y),
-                       static_cast<unsigned>(sel.split), s.device, static_cast<CUstream>(stream), pdl_enabled()};
+                       static_cast<unsigned>(sel.split), s.device, static_cast<CUstream>(stream), pdl_enabled(),
+                       static_cast<unsigned>(sel.grid_z)};
   launch_kernel(*sel.kernel->image, l, params);
   FP8GEMM_TRACE(7);
   return true;

@@ -16,12 +16,14 @@ struct SwapAbConfig {
   OutDtype out;
   int smem_bytes;
   bool sa_row_major;  // reads the activation scales as row-major [M, Kb] (in place)
+  bool grouped;       // serves the masked and offset layouts (grid z = groups), not dense
   int rows() const { return 64 * math_wg; }
 };
 
 // One compiled swap-AB config and its cubin. The kernel takes (CUtensorMap w, t, sa,
-// GemmArgs) by value; it is launched on a grid of (weight tiles x split, token tiles) with
-// clusters of `split` CTAs along x when split > 1.
+// GemmArgs) by value; it is launched on a grid of (weight tiles x split, token tiles, 1), or
+// for a grouped config (weight tiles x split, 1, groups), with clusters of `split` CTAs along
+// x when split > 1.
 struct KernelSwapAb {
   SwapAbConfig config;
   const KernelImage* image;

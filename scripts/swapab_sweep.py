@@ -25,7 +25,7 @@ def configs() -> list[tuple[int, int, int, int]]:
     """(index, tok, rows, ctas_per_sm) of the bf16 swap-AB configs for canonical scales."""
     out = []
     for i, line in enumerate(fp8gemm.swapab_kernel_grid().splitlines()):
-        if "out=bf16" in line and "sa=canonical" in line:
+        if "out=bf16" in line and "sa=canonical" in line and "layout=grouped" not in line:
             tok, rows, ctas = (int(line.split(f"{key}=")[1].split()[0]) for key in ("tok", "rows", "ctas_per_sm"))
             out.append((i, tok, rows, ctas))
     return out

@@ -69,7 +69,8 @@ def _heuristic_index(m: int, out: str) -> int:
     them, 64 weight rows, two CTAs per SM (the largest tile when none holds them)."""
     best = None
     for i, line in enumerate(fp8gemm.swapab_kernel_grid().splitlines()):
-        if f"out={out}" not in line or "rows=64 " not in line or "ctas_per_sm=2" not in line or "sa=row" in line:
+        if (f"out={out}" not in line or "rows=64 " not in line or "ctas_per_sm=2" not in line or "sa=row" in line
+                or "layout=grouped" in line):
             continue
         tok = int(line.split("tok=")[1].split()[0])
         key = (tok < m, tok if tok >= m else -tok)
@@ -82,7 +83,8 @@ def _heuristic_index(m: int, out: str) -> int:
 def _swap_configs(out: str) -> list[int]:
     """The configs for canonical activation scales writing `out`."""
     lines = fp8gemm.swapab_kernel_grid().splitlines()
-    return [i for i, line in enumerate(lines) if f"out={out}" in line and "sa=canonical" in line]
+    return [i for i, line in enumerate(lines)
+            if f"out={out}" in line and "sa=canonical" in line and "layout=grouped" not in line]
 
 
 def _row_major_sa(sa: torch.Tensor, pad_to: int = 4) -> torch.Tensor:
@@ -91,11 +93,12 @@ def _row_major_sa(sa: torch.Tensor, pad_to: int = 4) -> torch.Tensor:
 
 
 def _forced_ids() -> list[tuple[int, int]]:
-    """(config index, K split) for every compiled swap-AB config and splits 1, 2, 3, 8."""
+    """(config index, K split) for every compiled dense swap-AB config and splits 1, 2, 3, 8
+    (the grouped configs: test_gpu_swapab_grouped.py)."""
     if not _native.is_loaded():
         return []
-    n = _native.lib().fp8gemm_num_swapab_kernels()
-    return [(i, s) for i in range(n) for s in (1, 2, 3, 8)]
+    lines = fp8gemm.swapab_kernel_grid().splitlines()
+    return [(i, s) for i, line in enumerate(lines) if "layout=grouped" not in line for s in (1, 2, 3, 8)]
 
 
 def _forced_id(case: tuple[int, int]) -> str:

@@ -138,6 +138,10 @@ GROUPED_KINDS = ["m_grouped_gemm_nt_contiguous", "m_grouped_gemm_nt_masked", "m_
 @pytest.mark.parametrize("n,k", [(4096, 7168), (7168, 2048), (200, 336)])
 def test_select_config_grouped(kind, m, g, n, k):
     cfg = fp8gemm.select_config(kind, m, n, k, num_groups=g)
+    assert fp8gemm.select_config(kind + "_out", m, n, k, num_groups=g) == cfg
+    if cfg["swap_ab"]:  # decode-sized masked / offset groups (test_swapab_cpu.py)
+        assert not kind.endswith("contiguous") and m <= 64, cfg
+        return
     # masked and offset tiles hold one group; contiguous 256-row tiles may hold two (run twice)
     assert cfg["block_m"] in ((64, 128, 256) if kind.endswith("contiguous") else (64, 128)), cfg
     assert cfg["multicast"] in ("none", "a"), cfg  # never shares B across groups

@@ -94,9 +94,32 @@ def test_batch_invariant_mode_disables_swap_ab():
     assert fp8gemm.select_config("gemm_nt", 4, 2112, 7168)["swap_ab"] is True
 
 
-def test_grouped_ops_never_swap():
-    for kind in ("m_grouped_gemm_nt_masked", "m_grouped_gemm_nt_offset", "m_grouped_gemm_nt_contiguous"):
-        assert fp8gemm.select_config(kind, 8, 4096, 7168, num_groups=4)["swap_ab"] is False
+def test_contiguous_never_swaps():
+    assert fp8gemm.select_config("m_grouped_gemm_nt_contiguous", 8, 4096, 7168, num_groups=4)["swap_ab"] is False
+
+
+@pytest.mark.parametrize("kind", ["m_grouped_gemm_nt_masked", "m_grouped_gemm_nt_offset"])
+@pytest.mark.parametrize("g,e,n,k", [(2, 16, 4096, 7168), (4, 16, 4096, 7168), (4, 32, 4096, 7168), (9, 32, 4096, 7168),
+                                     (32, 64, 4096, 7168), (256, 8, 4096, 7168), (1, 1, 7168, 2048), (4, 51, 2112, 7168),
+                                     (4, 52, 2112, 7168), (5, 16, 7168, 2048)])
+def test_grouped_decode_takes_swap_ab(kind, g, e, n, k):
+    """Masked and offset groups of decode size: swap-AB, one CTA column per group, where a
+    token tile holds 1.25 x the expected rows and the groups' 64-row weight tiles fit two
+    per SM; else the 1D2D kernel."""
+    cfg = fp8gemm.select_config(kind, e, n, k, num_groups=g)
+    want = -(-e * 5 // 4)
+    tiles = g * -(-n // 64)
+    if want > 64 or tiles > 2 * 132:
+        assert cfg["swap_ab"] is False, cfg
+        return
+    assert cfg["swap_ab"] is True, cfg
+    toks = sorted({int(ln.split("tok=")[1].split()[0]) for ln in _swap_lines() if "out=bf16" in ln})
+    assert cfg["block_m"] == min(t for t in toks if t >= want)
+    assert cfg["block_n"] == 64
+    split = cfg["cluster"]
+    assert cfg["grid"] == tiles * split
+    target = 99 if cfg["block_m"] < 32 else 132  # the K split's share of an H100's 132 SMs
+    assert split == min(max(1, target // tiles), 8, -(-k // 128))
 
 
 def test_force_swapab_config_and_split():

@@ -4,7 +4,11 @@
 // N side (kTok = 8..64 columns): no tensor-core lane computes padding rows, and the weight
 // stream is the only large read.
 //
-// Grid: x = weight tiles (64 * kMathWG rows each) times the K split S, y = token tiles.
+// Grid: x = weight tiles (64 * kMathWG rows each) times the K split S, y = token tiles,
+// z = groups. The M-grouped layouts (masked, offset; args.group_info set) launch one CTA
+// column per group with y = 1: each CTA reads its group's rows from the device (clamped
+// as the 1D2D scheduler does) and walks them in token tiles of kTok, one pass over its
+// weight tile per token tile (decode groups fit one).
 // The S CTAs of one weight tile form a thread-block cluster along K; CTA `rank` reduces
 // K blocks [rank * Kb / S, (rank + 1) * Kb / S). Each CTA runs a warp-specialised TMA
 // pipeline (one producer thread, kStages-deep ring of weight tile + token tile + token
@@ -86,7 +90,11 @@ __device__ __forceinline__ void tma_load_2d_hint(void* dst, const CUtensorMap* m
 // __grid_constant__ tensor maps here by reference (see fp8_gemm_1d2d_body).
 // kSaRowMajor: the 1x128 activation scales come as row-major [M, Kb] (rows sa_row_stride
 // floats apart, read in place) instead of the canonical [Kb, align(M, 4)] layout.
-template <int kTok, int kMathWG, int kStages, int kCtasPerSm, typename OutT, bool kSaRowMajor>
+// kGrouped: the masked and offset layouts (args.group_info, one CTA column per group,
+// several token tiles per CTA); else dense, one token tile per CTA. (A loop over token tiles
+// in the dense kernel cost it 2-5% on the decode shapes: the t8 kernel went from 64 to 115
+// registers. benchmarks/NOTES.md #56.)
+template <int kTok, int kMathWG, int kStages, int kCtasPerSm, typename OutT, bool kSaRowMajor, bool kGrouped>
 __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, const CUtensorMap& tmap_t,
                                                      const CUtensorMap& tmap_sa, const GemmArgs& args) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -98,7 +106,9 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
   constexpr int kThreads = swapab_threads(kMathWG);
   constexpr uint32_t kTileW = kRows * kBlockK;
   constexpr uint32_t kTileT = kTok * kBlockK;
-  constexpr uint32_t kTileSa = kTok * (kSaRowMajor ? 4 : 1) * sizeof(float);
+  // Activation scales per stage: row-major, tok rows x 4 K blocks; canonical, tok + 4 floats
+  // from the tile's first token rounded down to 4.
+  constexpr uint32_t kTileSa = (kSaRowMajor ? kTok * 4 : kTok + 4) * sizeof(float);
   constexpr int kSaStride = swapab_sa_stage_floats(kTok, kSaRowMajor);
   constexpr int kSaTok = kSaRowMajor ? 4 : 1;  // floats from one token's scale to the next
   constexpr int kPart = swapab_part_stride(kMathWG);
@@ -120,10 +130,14 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
   const uint32_t split = cluster_num_ctas();  // 1 without a cluster launch
   const uint32_t rank = cluster_cta_rank();
   const int n0 = static_cast<int>(blockIdx.x / split) * kRows;
-  const int m0 = static_cast<int>(blockIdx.y) * kTok;
+  const int group = static_cast<int>(blockIdx.z);
   const int num_kb = (args.k + kBlockK - 1) / kBlockK;
   const int kb_begin = static_cast<int>(static_cast<int64_t>(rank) * num_kb / split);
   const int kb_end = static_cast<int>(static_cast<int64_t>(rank + 1) * num_kb / split);
+  const bool masked = kGrouped && args.mmax > 0;
+  // This group's weight rows and scales (dense: group 0).
+  const int w_row = group * args.n + n0;
+  const float* sb_base = args.sb + static_cast<int64_t>(group) * args.sb_stride_g;
 
   if (threadIdx.x == kMathThreads) {
     tma_prefetch_descriptor(&tmap_w);
@@ -142,6 +156,50 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
   griddep_wait();
   griddep_launch_dependents();
 
+  // Rows [row_begin, row_end) of A and D (A's row space; masked: g * Mmax + ...), and
+  // tok_base: the row whose scales are column 0 of the canonical scale layout's group.
+  int row_begin, row_end, tok_base = 0;
+  if constexpr (!kGrouped) {
+    row_begin = static_cast<int>(blockIdx.y) * kTok;
+    row_end = min(args.m, row_begin + kTok);
+  } else if (masked) {
+    const int64_t v = args.group_info_64 ? static_cast<const int64_t*>(args.group_info)[group]
+                                         : static_cast<const int*>(args.group_info)[group];
+    tok_base = group * args.mmax;
+    row_begin = tok_base;
+    row_end = tok_base + static_cast<int>(v < 0 ? 0 : (v > args.mmax ? args.mmax : v));
+  } else {
+    // Offsets: the running maximum of clamp(offsets[h], 0, M) over h <= g and h <= g + 1
+    // (groups never overlap and never leave [0, M)), each warp on its own.
+    const int lane = threadIdx.x % 32;
+    int lo = 0, hi = 0;
+    for (int h = lane; h <= group + 1; h += 32) {
+      const int64_t v = args.group_info_64 ? static_cast<const int64_t*>(args.group_info)[h]
+                                           : static_cast<const int*>(args.group_info)[h];
+      const int c = static_cast<int>(v < 0 ? 0 : (v > args.m ? args.m : v));
+      if (h <= group) lo = max(lo, c);
+      hi = max(hi, c);
+    }
+#pragma unroll
+    for (int d = 16; d > 0; d /= 2) {
+      lo = max(lo, __shfl_xor_sync(0xffffffffu, lo, d));
+      hi = max(hi, __shfl_xor_sync(0xffffffffu, hi, d));
+    }
+    row_begin = lo;
+    row_end = max(lo, hi);
+  }
+
+  for (int m0 = row_begin; m0 < row_end; m0 += kTok) {
+  // Each token tile starts on a freshly initialised ring (below), so the stage and phase
+  // start as constants the compiler can fold, as in a single-tile launch.
+  int stage = 0;
+  uint32_t phase = 0;
+  // The canonical scales' box starts on the column of m0 rounded down to 4 (16 bytes) and
+  // reads 4 more: offset groups start on any row; the math threads skip sa_shift floats.
+  const int sa_tok = m0 - tok_base;
+  const int sa_shift = kSaRowMajor ? 0 : sa_tok & 3;
+  const int sa_kb_row = masked ? group * num_kb : 0;
+
   if (threadIdx.x >= kMathThreads) {
     // ------------------------------------------------------------ producer warp
     // The whole warp walks the loop and lane 0 issues, so the warp stays converged (a warp
@@ -149,24 +207,23 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
     const bool issuer = threadIdx.x == kMathThreads;
     const uint64_t stream_policy = l2_policy_evict_first();
     const uint64_t keep_policy = l2_policy_evict_last();
-    int stage = 0;
-    uint32_t phase = 0;
     for (int kb = kb_begin; kb < kb_end; ++kb) {
       if (issuer) {
         mbarrier_wait(&empty[stage], phase ^ 1);
         mbarrier_arrive_expect_tx(&full[stage], kTileW + kTileT + kTileSa);
         const int k0 = kb * kBlockK;
         // Rows past N, tokens past M and columns past K arrive as zeros.
-        tma_load_2d_hint(smem_w + stage * kTileW, &tmap_w, &full[stage], k0, n0, stream_policy);
+        tma_load_2d_hint(smem_w + stage * kTileW, &tmap_w, &full[stage], k0, w_row, stream_policy);
         tma_load_2d_hint(smem_t + stage * kTileT, &tmap_t, &full[stage], k0, m0, keep_policy);
-        // Token scales, tokens past M zero: row kb of the canonical [Kb, align(M, 4)] layout,
-        // or from row-major [M, Kb] the box of tok rows and the 4 columns from kb rounded down
-        // to a multiple of 4 (a box's innermost start coordinate must fall on 16 bytes;
-        // columns past Kb arrive as zeros).
+        // Token scales, tokens past M zero: row kb of the canonical [Kb, align(M, 4)] layout
+        // (masked: of group g's block), tok + 4 floats from sa_tok rounded down to 4; or from
+        // row-major [rows, Kb] the box of tok rows and the 4 columns from kb rounded down to
+        // a multiple of 4 (a box's innermost start coordinate must fall on 16 bytes; columns
+        // past Kb arrive as zeros).
         if constexpr (kSaRowMajor) {
           tma_load_2d(smem_sa + stage * kSaStride, &tmap_sa, &full[stage], kb & ~3, m0);
         } else {
-          tma_load_2d(smem_sa + stage * kSaStride, &tmap_sa, &full[stage], m0, kb);
+          tma_load_2d(smem_sa + stage * kSaStride, &tmap_sa, &full[stage], sa_tok - sa_shift, sa_kb_row + kb);
         }
       }
       __syncwarp();
@@ -185,7 +242,7 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
     // A warpgroup's 64 rows start on a multiple of 64, so they share one 128-row weight
     // scale per K block (the clamp only guards the row index).
     const int sb_row = min((n0 + wg * 64) / kBlockK, args.sb_rows - 1);
-    const float* sb_ptr = args.sb + static_cast<int64_t>(sb_row) * args.sb_stride_n;
+    const float* sb_ptr = sb_base + static_cast<int64_t>(sb_row) * args.sb_stride_n;
     auto load_sb = [&](int kb) { return __ldg(sb_ptr + static_cast<int64_t>(min(kb, num_kb - 1)) * args.sb_stride_k); };
     // Weight scales two K blocks ahead (an L2 round trip outlasts a block's MMAs).
     float sb_q0 = load_sb(kb_begin), sb_q1 = load_sb(kb_begin + 1);
@@ -200,8 +257,6 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
     float fin[kAccRegs];
 #pragma unroll
     for (int j = 0; j < kAccRegs; ++j) fin[j] = 0.0f;
-    int stage = 0;
-    uint32_t phase = 0;
     // kDepth accumulator sets in flight: block i is issued into set i % kDepth while the
     // kDepth - 1 before it may still run; the oldest is promoted once wait_group leaves
     // only the newer ones pending (the 1D2D kernel's deferred loop).
@@ -235,20 +290,16 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
       fence_registers<kAccRegs>(accs[d]);
       // Promotion: column (token) c of the block scales by sa[c, kb] * sb[rows, kb], the
       // same product and the same fused multiply-add as the 1D2D kernel's promotion.
-      const float* sa = smem_sa + st[d] * kSaStride + 2 * q * kSaTok + sa_col[d];
+      const float* sa = smem_sa + st[d] * kSaStride + sa_shift + 2 * q * kSaTok + sa_col[d];
       // A value that depends on every scale load from the stage (mbarrier_arrive_after),
       // summed as a tree: a chain of kTok / 8 adds held up every 64-token retire (NOTES #49).
       float touch[kTok / 8];
 #pragma unroll
       for (int j = 0; j < kTok / 8; ++j) {
-        float2 s;
-        if constexpr (kSaRowMajor) {
-          s = make_float2(sa[j * 8 * kSaTok], sa[j * 8 * kSaTok + kSaTok]);
-          touch[j] = s.x + s.y;
-        } else {
-          s = *reinterpret_cast<const float2*>(sa + j * 8);
-          touch[j] = s.x;
-        }
+        // Two scalar loads: a canonical box starts sa_shift floats before m0, so a pair
+        // is not always 8-byte aligned.
+        const float2 s = make_float2(sa[j * 8 * kSaTok], sa[j * 8 * kSaTok + kSaTok]);
+        touch[j] = s.x + s.y;
         const float s0 = s.x * sbv[d], s1 = s.y * sbv[d];
         fin[4 * j + 0] += accs[d][4 * j + 0] * s0;
         fin[4 * j + 1] += accs[d][4 * j + 1] * s1;
@@ -288,21 +339,22 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
   // (With the .aligned barriers here, one run of the 8-thread stress test gave a wrong
   // (1, 2112, 7168) result: a barrier that opened early, see cluster_barrier_sync.)
   // Without a cluster, the math warps that wrote the tile store it, after a barrier among
-  // themselves; the producer warp leaves. (With all threads behind a CTA-wide barrier,
-  // racecheck reported the producer's reads as racing the math warps' writes, NOTES #33.)
+  // themselves; the producer warp reads none of it. (With the producer's reads behind a
+  // CTA-wide barrier, racecheck reported them as racing the math warps' writes, NOTES #33.)
   int first = static_cast<int>(rank) * kThreads + static_cast<int>(threadIdx.x);
   int stride = static_cast<int>(split) * kThreads;
+  bool stores = true;
   if (split > 1) {
     cluster_barrier_sync();
   } else {
-    if (threadIdx.x >= kMathThreads) return;
-    named_barrier_sync(1, kMathThreads);
+    stores = threadIdx.x < kMathThreads;
+    if (stores) named_barrier_sync(1, kMathThreads);
     first = static_cast<int>(threadIdx.x);
     stride = kMathThreads;
   }
   constexpr int kVecs = kRows / 4;  // 4-column vectors per token row of the tile
-  const int rows = min(kTok, args.m - m0);
-  const int items = rows * kVecs;
+  const int rows = min(kTok, row_end - m0);
+  const int items = stores ? rows * kVecs : 0;
   for (int i = first; i < items; i += stride) {
     const int r = i / kVecs, v = i % kVecs;
     const int col = n0 + v * 4;
@@ -349,8 +401,33 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
       *d4 = sum;
     }
   }
-  // No CTA may leave while a peer can still read its partial tile.
-  if (split > 1) cluster_barrier_sync();
+  // No CTA may leave, or refill its ring for the next token tile, while a peer can still
+  // read its partial tile; the partial tile's generic writes and reads come before the
+  // next tile's TMA writes to the same bytes (proxy fence, then the barrier).
+  const bool more = kGrouped && m0 + kTok < row_end;
+  if (more) fence_proxy_async_smem();
+  if (split > 1) {
+    cluster_barrier_sync();
+  } else if (more) {
+    named_barrier_sync(2, kThreads);
+  }
+  if constexpr (!kGrouped) break;  // one token tile per CTA
+  if (more) {
+    // Every barrier of the ring is idle now (all loads landed and were consumed, every
+    // arrival made): start the next tile's ring from stage 0, phase 0.
+    if (threadIdx.x == kMathThreads) {
+#pragma unroll
+      for (int s = 0; s < kStages; ++s) {
+        mbarrier_inval(&full[s]);
+        mbarrier_inval(&empty[s]);
+        mbarrier_init(&full[s], 1);
+        mbarrier_init(&empty[s], kMathWG * 4);
+      }
+      fence_barrier_init();
+    }
+    named_barrier_sync(2, kThreads);
+  }
+  }  // token tiles
 #endif
 }
 

@@ -13,6 +13,11 @@ __device__ __forceinline__ uint32_t smem_addr(const void* ptr) {
 }
 
 // ---------------------------------------------------------------- mbarriers
+// Invalidates an idle barrier (no pending arrivals or transactions) so that its memory may
+// be initialised again.
+__device__ __forceinline__ void mbarrier_inval(uint64_t* bar) {
+  asm volatile("mbarrier.inval.shared::cta.b64 [%0];" ::"r"(smem_addr(bar)) : "memory");
+}
 __device__ __forceinline__ void mbarrier_init(uint64_t* bar, uint32_t count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_addr(bar)), "r"(count));
 }

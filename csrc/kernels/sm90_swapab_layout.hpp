@@ -45,13 +45,14 @@ constexpr bool swapab_fits_registers(int tok, int math_wg, int ctas_per_sm) {
 // accumulator stores of one warp fall into 32 different banks and rows stay 16-B aligned.
 constexpr int swapab_part_stride(int math_wg) { return math_wg * 64 + 4; }
 // Activation scales per stage, rounded up to 128 bytes (TMA destination alignment): from the
-// canonical layout tok floats (one row of [Kb, align(M, 4)]); from row-major [M, Kb] scales a
-// box of tok rows x 4 K blocks, from the block rounded down to a multiple of 4 (a box row must
-// span 16 bytes and start on 16), of which the kernel reads one column.
+// canonical layout tok + 4 floats of one row of [Kb, align(M, 4)] (the box starts on the
+// tile's first token rounded down to a multiple of 4: an offset group starts on any row);
+// from row-major [M, Kb] scales a box of tok rows x 4 K blocks, from the block rounded down
+// to a multiple of 4 (a box row must span 16 bytes and start on 16), of which the kernel
+// reads one column.
 constexpr int swapab_sa_stage_floats(int tok, bool sa_row_major) {
-  return sa_row_major ? tok * 4 : (tok + 31) / 32 * 32;
+  return sa_row_major ? tok * 4 : (tok + 4 + 31) / 32 * 32;
 }
-
 struct SwapAbSmem {
   int w_offset, t_offset, sa_offset, part_offset, bar_offset, total;
 };
