@@ -67,6 +67,11 @@ constexpr int kSwapAbGroupedMaxCtasPerSm = 2;
 constexpr int kTargetPctSmallTok = 75;
 constexpr int kTargetPctLargeTok = 100;
 constexpr int kRefBandwidthGBs = 3352;  // H100 SXM (HBM3, 5120 bits at 2619 MHz)
+// NOTES: from 32 tokens with K >= 12288 (96 K blocks), where one CTA per weight tile already
+// fills the SMs (split 1), split 2: two CTAs per SM, both resident. At (32, 7168, 16384)
+// split 2 (224 CTAs, 64 K blocks each) took 39.1-39.4 us against split 1's 41.5 on an H200
+// (two sweeps); 8-16 token tiles stay at one per SM there (split 2: 38.6-38.9 vs 37.6-37.8).
+constexpr int64_t kLongKBlocks = 96;
 
 // The K split for `tiles` output tiles of config c: enough CTAs for the target share of
 // the SMs, at most 8 (the portable cluster size) and at most one per K block.
@@ -78,7 +83,8 @@ int choose_split(const SwapAbConfig& c, int64_t tiles, int64_t num_kb, int num_s
     target = std::min<int64_t>(int64_t(kTargetPctSmallTok) * num_sms * bw / (100 * int64_t(kRefBandwidthGBs)),
                                std::max(num_sms - 1, 1));
   }
-  const int64_t split = std::max<int64_t>(1, target / tiles);
+  int64_t split = std::max<int64_t>(1, target / tiles);
+  if (c.tok >= 32 && num_kb >= kLongKBlocks && split == 1 && tiles <= num_sms) split = 2;
   return static_cast<int>(std::min<int64_t>({split, kSwapAbMaxSplit, num_kb}));
 }
 

@@ -33,7 +33,7 @@ CONTIGUOUS = [(4, 8192, 4096, 7168), (8, 4096, 7168, 2048), (32, 256, 4096, 7168
 # --decode: the swap-AB range, each normalized by a streaming read of its weight bytes in the
 # same process (cuBLAS is too far off the floor there to cancel clock drift well).
 DECODE = [(m, n, k) for m in (1, 8, 16, 32, 64) for n, k in ((2112, 7168), (4096, 7168), (7168, 2048))]
-DECODE += [(64, 7168, 16384), (32, 24576, 1536)]
+DECODE += [(64, 7168, 16384), (32, 7168, 16384), (32, 24576, 1536)]
 
 
 def decode_worker(rep: int) -> dict:
