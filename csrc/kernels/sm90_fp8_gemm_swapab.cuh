@@ -197,7 +197,7 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
   // The canonical scales' box starts on the column of m0 rounded down to 4 (16 bytes) and
   // reads 4 more: offset groups start on any row; the math threads skip sa_shift floats.
   const int sa_tok = m0 - tok_base;
-  const int sa_shift = kSaRowMajor ? 0 : sa_tok & 3;
+  const int sa_shift = kSaRowMajor || !kGrouped ? 0 : sa_tok & 3;  // dense tiles start on multiples of 8
   const int sa_kb_row = masked ? group * num_kb : 0;
 
   if (threadIdx.x >= kMathThreads) {
@@ -296,10 +296,16 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
       float touch[kTok / 8];
 #pragma unroll
       for (int j = 0; j < kTok / 8; ++j) {
-        // Two scalar loads: a canonical box starts sa_shift floats before m0, so a pair
-        // is not always 8-byte aligned.
-        const float2 s = make_float2(sa[j * 8 * kSaTok], sa[j * 8 * kSaTok + kSaTok]);
-        touch[j] = s.x + s.y;
+        // Grouped canonical scales: two scalar loads (the box starts sa_shift floats before
+        // m0, so a pair is not always 8-byte aligned); dense ones start on m0, 8-aligned.
+        float2 s;
+        if constexpr (kSaRowMajor || kGrouped) {
+          s = make_float2(sa[j * 8 * kSaTok], sa[j * 8 * kSaTok + kSaTok]);
+          touch[j] = s.x + s.y;
+        } else {
+          s = *reinterpret_cast<const float2*>(sa + j * 8);
+          touch[j] = s.x;
+        }
         const float s0 = s.x * sbv[d], s1 = s.y * sbv[d];
         fin[4 * j + 0] += accs[d][4 * j + 0] * s0;
         fin[4 * j + 1] += accs[d][4 * j + 1] * s1;
