@@ -6,6 +6,7 @@ kind, each timed while a sleep kernel keeps the GPU busy (so only the host path 
 
 from __future__ import annotations
 
+import random
 import statistics
 import sys
 
@@ -36,15 +37,26 @@ def main() -> int:
         "fp8gemm.gemm_nt (row-major sa)": lambda: fp8gemm.gemm_nt(a, sa_row, b, sb),
         "fp8gemm.gemm_nt (no swap-AB)": None,
     }
-    rows = []
-    for name, fn in cases.items():
-        if fn is None:
-            fp8gemm.set_swap_ab(False)
-            fn = cases["fp8gemm.gemm_nt"]
-        vals = [host_cost_us(fn, n=200) for _ in range(7)]
-        rows.append((name, statistics.median(vals), min(vals)))
-        fp8gemm.set_swap_ab(True)
-    print(f"host cost per call, (m, n, k) = {(m, n, k)}, GPU kept busy (median / min of 7 x 200 calls)")
+    # Round by round, every case once per round (in a shuffled order), so that a host whose
+    # speed drifts over the run moves every case alike. Timed one case after another, one
+    # lease read fp8gemm.gemm_nt at 17.7 us and the op it calls in one line at 12.9
+    # (benchmarks/NOTES.md #58).
+    vals: dict[str, list[float]] = {name: [] for name in cases}
+    for r in range(7):
+        order = list(cases)
+        random.Random(r).shuffle(order)
+        for name in order:
+            fn = cases[name]
+            if fn is None:
+                fp8gemm.set_swap_ab(False)
+                fn = cases["fp8gemm.gemm_nt"]
+            try:
+                vals[name].append(host_cost_us(fn, n=200))
+            finally:
+                fp8gemm.set_swap_ab(True)
+    rows = [(name, statistics.median(v), min(v)) for name, v in vals.items()]
+    print(f"host cost per call, (m, n, k) = {(m, n, k)}, GPU kept busy (median / min of 7 x 200 calls, "
+          "the cases interleaved round by round)")
     for name, med, lo in rows:
         print(f"  {name:40s} {med:7.2f} us  (min {lo:6.2f})")
     return 0
