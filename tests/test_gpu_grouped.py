@@ -14,7 +14,13 @@ import random
 import pytest
 import torch
 
-from gpu_utils import assert_schema_respected, check_valid_rows, requires_hopper, warm_up_outside_capture
+from gpu_utils import (
+    assert_schema_respected,
+    check_valid_rows,
+    clamped_offset_bounds,
+    requires_hopper,
+    warm_up_outside_capture,
+)
 
 import fp8gemm
 from fp8gemm.quant import per_token_cast_to_fp8
@@ -217,13 +223,7 @@ OFFSET_CASES = [
 ]
 
 
-def _clamped_bounds(offsets: list[int], m: int) -> list[int]:
-    """The device's reading of offsets: clamped into [0, M], then a running max."""
-    out, run = [], 0
-    for v in offsets:
-        run = max(run, min(max(v, 0), m))
-        out.append(run)
-    return out
+_clamped_bounds = clamped_offset_bounds
 
 
 @pytest.mark.parametrize("g,n,k,seed", OFFSET_CASES, ids=lambda v: str(v))

@@ -12,7 +12,7 @@ import itertools
 import pytest
 import torch
 
-from gpu_utils import expected_dense_row_major_copies, requires_hopper, warm_up_outside_capture
+from gpu_utils import ForcedSwapAb, expected_dense_row_major_copies, requires_hopper, warm_up_outside_capture
 from gpu_utils import sa_relayouts as _relayouts
 from shapes import shape_id
 
@@ -108,18 +108,7 @@ def _forced_id(case: tuple[int, int]) -> str:
     return f"cfg{i}-t{tok}-r{rows}-{out}-sa_{sa}-split{s}"
 
 
-class _Forced:
-    """Route dense calls to one swap-AB config and split for the duration of a with-block."""
-
-    def __init__(self, index: int, split: int) -> None:
-        self.index, self.split = index, split
-
-    def __enter__(self) -> "_Forced":
-        _native.lib().fp8gemm_force_swapab(self.index, self.split)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _native.lib().fp8gemm_force_swapab(-1, 0)
+_Forced = ForcedSwapAb
 
 
 # ---------------------------------------------------------------- correctness, heuristic path

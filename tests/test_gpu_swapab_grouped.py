@@ -17,10 +17,9 @@ import random
 import pytest
 import torch
 
-from gpu_utils import check_valid_rows, requires_hopper, warm_up_outside_capture
+from gpu_utils import ForcedSwapAb, check_valid_rows, clamped_offset_bounds, requires_hopper, warm_up_outside_capture
 
 import fp8gemm
-from fp8gemm import _native
 from fp8gemm.testing import random_fp8_activations, random_fp8_weights, reference_gemm_nt, row_major_sa
 
 pytestmark = [pytest.mark.gpu, requires_hopper]
@@ -45,16 +44,7 @@ def _configs() -> list[tuple[int, str]]:
 CONFIGS = _configs()
 
 
-class _Forced:
-    def __init__(self, index: int, split: int) -> None:
-        self.index, self.split = index, split
-
-    def __enter__(self) -> "_Forced":
-        _native.lib().fp8gemm_force_swapab(self.index, self.split)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _native.lib().fp8gemm_force_swapab(-1, 0)
+_Forced = ForcedSwapAb
 
 
 def _row_major(case_label: str) -> bool:
@@ -65,12 +55,7 @@ def _poisoned(shape: tuple[int, ...]) -> torch.Tensor:
     return torch.full(shape, POISON, dtype=torch.bfloat16, device="cuda")
 
 
-def _clamped_bounds(offsets: list[int], m: int) -> list[int]:
-    out, run = [], 0
-    for v in offsets:
-        run = max(run, min(max(v, 0), m))
-        out.append(run)
-    return out
+_clamped_bounds = clamped_offset_bounds
 
 
 # Small N and K that are not multiples of the tiles: 200 columns (a partial 64-row weight
