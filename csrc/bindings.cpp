@@ -126,25 +126,17 @@ __attribute__((visibility("default"))) int fp8gemm_select_config(const char* kin
     if (layout != fp8gemm::Layout::kDense && out_f32)
       throw std::invalid_argument("fp8gemm.select_config: the grouped ops write bfloat16 only");
     const auto out_dt = out_f32 ? fp8gemm::OutDtype::kF32 : fp8gemm::OutDtype::kBF16;
-    if (layout == fp8gemm::Layout::kDense) {
-      // Swap-AB (decode): block_m = token tile, block_n = weight rows, cluster = K split.
-      const auto sw = fp8gemm::select_swapab(m, n, k, out_dt, num_sms, mem_bw_gbs);
-      if (sw.kernel != nullptr) {
-        const auto& c = sw.kernel->config;
-        const int vals[9] = {c.tok, c.rows(), 128, c.stages, 0, sw.split, c.smem_bytes, sw.grid_x * sw.grid_y, 1};
-        std::memcpy(out, vals, sizeof(vals));
-        return 0;
-      }
-    }
-    if (layout == fp8gemm::Layout::kMasked || layout == fp8gemm::Layout::kOffset) {
-      // Decode-sized groups: swap-AB, one CTA column per group (a group may hold 1.25 x m rows).
-      const auto sw = fp8gemm::select_swapab_grouped(layout, m, INT64_MAX, n, k, num_groups, num_sms, mem_bw_gbs);
-      if (sw.kernel != nullptr) {
-        const auto& c = sw.kernel->config;
-        const int vals[9] = {c.tok, c.rows(), 128, c.stages, 0, sw.split, c.smem_bytes, sw.grid_x * sw.grid_y * sw.grid_z, 1};
-        std::memcpy(out, vals, sizeof(vals));
-        return 0;
-      }
+    // Swap-AB (decode): block_m = token tile, block_n = weight rows, cluster = K split. The
+    // masked and offset layouts run one CTA column per group (a group may hold 1.25 x m rows).
+    const auto sw = layout == fp8gemm::Layout::kDense
+                        ? fp8gemm::select_swapab(m, n, k, out_dt, num_sms, mem_bw_gbs)
+                        : fp8gemm::select_swapab_grouped(layout, m, INT64_MAX, n, k, num_groups, num_sms, mem_bw_gbs);
+    if (sw.kernel != nullptr) {
+      const auto& c = sw.kernel->config;
+      const int vals[9] = {c.tok, c.rows(), 128, c.stages, 0, sw.split,
+                           c.smem_bytes, sw.grid_x * sw.grid_y * sw.grid_z, 1};
+      std::memcpy(out, vals, sizeof(vals));
+      return 0;
     }
     const auto sel = fp8gemm::select_1d2d(layout, m, n, k, num_groups, out_dt, num_sms);
     const auto& c = sel.kernel->config;

@@ -88,13 +88,15 @@ int choose_split(const SwapAbConfig& c, int64_t tiles, int64_t num_kb, int num_s
   return static_cast<int>(std::min<int64_t>({split, kSwapAbMaxSplit, num_kb}));
 }
 
-SwapAbSelection make(const KernelSwapAb* k, int64_t m, int64_t n, int split) {
+// A launch of `k` over N weight rows split `split` ways: dense, one CTA row per token tile of
+// M (grid y); grouped (groups > 0), one CTA column per group (grid z).
+SwapAbSelection make(const KernelSwapAb* k, int64_t m, int64_t n, int split, int64_t groups = 0) {
   SwapAbSelection s{};
   s.kernel = k;
   s.split = split;
   s.grid_x = static_cast<int>(ceil_div(n, k->config.rows()) * split);
-  s.grid_y = static_cast<int>(ceil_div(m, k->config.tok));
-  s.grid_z = 1;
+  s.grid_y = groups > 0 ? 1 : static_cast<int>(ceil_div(m, k->config.tok));
+  s.grid_z = groups > 0 ? static_cast<int>(groups) : 1;
   return s;
 }
 
@@ -173,15 +175,6 @@ SwapAbSelection select_swapab_grouped(Layout layout, int64_t expected_m, int64_t
   const SwapAbSelection none{nullptr, 0, 0, 0, 0};
   if (layout != Layout::kMasked && layout != Layout::kOffset) return none;
   const int64_t num_kb = ceil_div(k, 128);
-  auto grouped = [&](const KernelSwapAb* c, int split) {
-    SwapAbSelection s{};
-    s.kernel = c;
-    s.split = split;
-    s.grid_x = static_cast<int>(ceil_div(n, c->config.rows()) * split);
-    s.grid_y = 1;
-    s.grid_z = static_cast<int>(groups);
-    return s;
-  };
   const int64_t tiles_per_group = ceil_div(n, 64);
   const int forced = g_forced_index.load(std::memory_order_relaxed);
   if (forced >= 0) {
@@ -189,7 +182,7 @@ SwapAbSelection select_swapab_grouped(Layout layout, int64_t expected_m, int64_t
     if (c.config.grouped && c.config.sa_row_major == sa_row_major) {
       const int fs = g_forced_split.load(std::memory_order_relaxed);
       const int64_t tiles = ceil_div(n, c.config.rows()) * groups;
-      return grouped(&c, fs > 0 ? fs : choose_split(c.config, tiles, num_kb, num_sms, mem_bw_gbs));
+      return make(&c, 0, n, fs > 0 ? fs : choose_split(c.config, tiles, num_kb, num_sms, mem_bw_gbs), groups);
     }
   }
   if (!swap_ab_enabled() || batch_invariant() || forced_kernel_1d2d() >= 0) return none;
@@ -201,7 +194,7 @@ SwapAbSelection select_swapab_grouped(Layout layout, int64_t expected_m, int64_t
   if (groups * tiles_per_group > int64_t(kSwapAbGroupedMaxCtasPerSm) * num_sms) return none;
   const KernelSwapAb* best = pick_config(std::max<int64_t>(want, 1), OutDtype::kBF16, sa_row_major, true);
   if (best == nullptr) return none;
-  return grouped(best, choose_split(best->config, tiles_per_group * groups, num_kb, num_sms, mem_bw_gbs));
+  return make(best, 0, n, choose_split(best->config, tiles_per_group * groups, num_kb, num_sms, mem_bw_gbs), groups);
 }
 
 namespace {

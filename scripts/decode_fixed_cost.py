@@ -15,9 +15,8 @@ import json
 import torch
 
 import fp8gemm
-from fp8gemm import _native
 from fp8gemm._bench_dense import _time_round_robin, streaming_read
-from fp8gemm.testing import calc_diff, random_fp8_problem, reference_gemm_nt
+from fp8gemm.testing import calc_diff, forced_swapab, random_fp8_problem, reference_gemm_nt
 
 
 def main() -> None:
@@ -26,7 +25,6 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--rep", type=int, default=20)
     args = ap.parse_args()
-    lib = _native.lib()
     cands = {}
     tiny = torch.zeros(1, device="cuda")
     cands["noop"] = tiny.zero_
@@ -43,13 +41,11 @@ def main() -> None:
         ref = reference_gemm_nt(a, sa, b, sb)
         for pdl in (False, True):
             def run(a=a, sa=sa, b=b, sb=sb, split=split, pdl=pdl):
-                if split:
-                    lib.fp8gemm_force_swapab(0, split)
                 fp8gemm.set_pdl(pdl)
                 try:
-                    return fp8gemm.gemm_nt(a, sa, b, sb)
+                    with forced_swapab(0 if split else -1, split):
+                        return fp8gemm.gemm_nt(a, sa, b, sb)
                 finally:
-                    lib.fp8gemm_force_swapab(-1, 0)
                     fp8gemm.set_pdl(False)
 
             name = f"gemm{m},{n},{k}s{split or 'A'}{'pdl' if pdl else ''}"

@@ -15,9 +15,8 @@ import random
 import torch
 
 import fp8gemm
-from fp8gemm import _native
 from fp8gemm._bench_dense import _time_round_robin, streaming_read
-from fp8gemm.testing import calc_diff, random_fp8_activations, random_fp8_weights, reference_gemm_nt
+from fp8gemm.testing import calc_diff, forced_swapab, random_fp8_activations, random_fp8_weights, reference_gemm_nt
 
 SHAPES = [("offset", g, e, 4096, 7168) for g, e in ((2, 16), (4, 16), (9, 32), (4, 32), (32, 64), (256, 8))]
 SHAPES += [("masked", g, e, n, k) for g, e in ((1, 16), (2, 16), (4, 32), (32, 8)) for n, k in ((4096, 7168), (7168, 2048))]
@@ -29,7 +28,6 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rep", type=int, default=10)
     args = ap.parse_args()
-    lib = _native.lib()
     grid = fp8gemm.swapab_kernel_grid().splitlines()
     rows_out = []
     for layout, g, e, n, k in SHAPES:
@@ -67,13 +65,8 @@ def main() -> None:
 
         def add(name, index=-1, split=0, swap=True):
             def run():
-                lib.fp8gemm_force_swapab(index, split)
-                fp8gemm.set_swap_ab(swap)
-                try:
+                with forced_swapab(index, split, swap):
                     return call()
-                finally:
-                    lib.fp8gemm_force_swapab(-1, 0)
-                    fp8gemm.set_swap_ab(True)
 
             diffs[name] = check(run())
             cands[name] = run

@@ -17,9 +17,9 @@ import torch
 
 sys.path.insert(0, "python")
 import fp8gemm  # noqa: E402
-from fp8gemm import _native  # noqa: E402
 from fp8gemm.testing import (  # noqa: E402
     calc_diff,
+    forced_swapab,
     random_fp8_activations,
     random_fp8_problem,
     random_fp8_weights,
@@ -28,10 +28,10 @@ from fp8gemm.testing import (  # noqa: E402
 )
 
 SHAPES = [(1, 136, 112), (33, 200, 2064), (64, 136, 576)]
+SPLITS = [int(s) for s in os.environ.get("SWAPAB_SPLITS", "1,3,8").split(",")]
 
 
 def main() -> int:
-    lib = _native.lib()
     bad = 0
     lines = fp8gemm.swapab_kernel_grid().splitlines()
     for shape in [] if os.environ.get("SWAPAB_ONLY_GROUPED") else SHAPES:
@@ -46,26 +46,23 @@ def main() -> int:
                 continue  # row-major scales are read in place from 4 K blocks on
             args_i = row_args if "sa=row" in line else args
             out_dtype = torch.float32 if "out=fp32" in line else torch.bfloat16
-            for split in (int(s) for s in os.environ.get("SWAPAB_SPLITS", "1,3,8").split(",")):
-                lib.fp8gemm_force_swapab(i, split)
-                try:
+            for split in SPLITS:
+                with forced_swapab(i, split):
                     out = torch.full(shape[:2], float("nan"), dtype=out_dtype, device="cuda")
                     fp8gemm.gemm_nt_out(*args_i, out)
                     if out_dtype == torch.float32:
                         fp8gemm.gemm_nt_out(*args_i, out, accumulate=True)
                         out = out / 2
-                finally:
-                    lib.fp8gemm_force_swapab(-1, 0)
                 diff = calc_diff(out, ref)
                 if not diff < 1e-5:
                     bad += 1
                     print(f"BAD {shape} {line} split={split}: calc_diff {diff:.3e}")
-    bad += grouped(lib, lines)
+    bad += grouped(lines)
     print(f"swap-AB sanitize set: {bad} bad")
     return 1 if bad else 0
 
 
-def grouped(lib, lines) -> int:
+def grouped(lines) -> int:
     """Masked (3 groups of up to 20 rows: 20, 0, 9) and offset (rows 0-5, none, 5-27) problems
     at N = 136, K = 2064 through every grouped config."""
     bad = 0
@@ -81,13 +78,10 @@ def grouped(lib, lines) -> int:
         if "layout=grouped" not in line:
             continue
         row = "sa=row" in line
-        for split in (int(s) for s in os.environ.get("SWAPAB_SPLITS", "1,3,8").split(",")):
-            lib.fp8gemm_force_swapab(i, split)
-            try:
+        for split in SPLITS:
+            with forced_swapab(i, split):
                 om = fp8gemm.m_grouped_gemm_nt_masked(am, row_major_sa(sam) if row else sam, b, sb, masked_m, 4)
                 oo = fp8gemm.m_grouped_gemm_nt_offset(ao, row_major_sa(sao) if row else sao, b, sb, offsets, 4)
-            finally:
-                lib.fp8gemm_force_swapab(-1, 0)
             diffs = [calc_diff(om[gi, :c], reference_gemm_nt(am[gi, :c], sam[gi, :c], b[gi], sb[gi]))
                      for gi, c in enumerate(counts) if c]
             diffs += [calc_diff(oo[bounds[gi]:bounds[gi + 1]], reference_gemm_nt(ao[bounds[gi]:bounds[gi + 1]],

@@ -13,9 +13,8 @@ import json
 import torch
 
 import fp8gemm
-from fp8gemm import _native
 from fp8gemm._bench_dense import _time_round_robin, streaming_read, torch_sum_read
-from fp8gemm.testing import calc_diff, random_fp8_problem, reference_gemm_nt
+from fp8gemm.testing import calc_diff, forced_swapab, random_fp8_problem, reference_gemm_nt
 
 
 NK = [(2112, 7168), (4096, 7168), (7168, 2048), (24576, 1536), (7168, 16384)]
@@ -38,7 +37,6 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rep", type=int, default=10)
     args = ap.parse_args()
-    lib = _native.lib()
     cfgs = configs()
     rows_out = []
     for m in (int(v) for v in args.m.split(",")):
@@ -52,13 +50,8 @@ def main() -> None:
 
             def add(name, index, split, swap_on=True):
                 def run():
-                    lib.fp8gemm_force_swapab(index, split)
-                    fp8gemm.set_swap_ab(swap_on)
-                    try:
+                    with forced_swapab(index, split, swap_on):
                         return fp8gemm.gemm_nt(a, sa, b, sb)
-                    finally:
-                        lib.fp8gemm_force_swapab(-1, 0)
-                        fp8gemm.set_swap_ab(True)
 
                 diffs[name] = calc_diff(run(), ref)
                 cands[name] = run

@@ -138,25 +138,6 @@ def warm_up_outside_capture(fn) -> None:
     torch.cuda.current_stream().wait_stream(side)
 
 
-class ForcedSwapAb:
-    """Route dense, masked and offset calls to one swap-AB config and K split for the duration
-    of a with-block (the library's testing hook)."""
-
-    def __init__(self, index: int, split: int) -> None:
-        self.index, self.split = index, split
-
-    def __enter__(self) -> "ForcedSwapAb":
-        from fp8gemm import _native
-
-        _native.lib().fp8gemm_force_swapab(self.index, self.split)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        from fp8gemm import _native
-
-        _native.lib().fp8gemm_force_swapab(-1, 0)
-
-
 def clamped_offset_bounds(offsets: list[int], m: int) -> list[int]:
     """The device's reading of an offset layout's `offsets`: each clamped into [0, M], then a
     running maximum (groups never overlap and never leave the rows)."""

@@ -12,13 +12,13 @@ import itertools
 import pytest
 import torch
 
-from gpu_utils import ForcedSwapAb, expected_dense_row_major_copies, requires_hopper, warm_up_outside_capture
+from gpu_utils import expected_dense_row_major_copies, requires_hopper, warm_up_outside_capture
 from gpu_utils import sa_relayouts as _relayouts
 from shapes import shape_id
 
 import fp8gemm
 from fp8gemm import _native
-from fp8gemm.testing import calc_diff, random_fp8_problem, reference_gemm_nt, row_major_sa
+from fp8gemm.testing import calc_diff, forced_swapab, random_fp8_problem, reference_gemm_nt, row_major_sa
 
 pytestmark = [pytest.mark.gpu, requires_hopper]
 
@@ -108,7 +108,7 @@ def _forced_id(case: tuple[int, int]) -> str:
     return f"cfg{i}-t{tok}-r{rows}-{out}-sa_{sa}-split{s}"
 
 
-_Forced = ForcedSwapAb
+_Forced = forced_swapab  # route dense calls to one config and split
 
 
 # ---------------------------------------------------------------- correctness, heuristic path

@@ -17,10 +17,16 @@ import random
 import pytest
 import torch
 
-from gpu_utils import ForcedSwapAb, check_valid_rows, clamped_offset_bounds, requires_hopper, warm_up_outside_capture
+from gpu_utils import check_valid_rows, clamped_offset_bounds, requires_hopper, warm_up_outside_capture
 
 import fp8gemm
-from fp8gemm.testing import random_fp8_activations, random_fp8_weights, reference_gemm_nt, row_major_sa
+from fp8gemm.testing import (
+    forced_swapab,
+    random_fp8_activations,
+    random_fp8_weights,
+    reference_gemm_nt,
+    row_major_sa,
+)
 
 pytestmark = [pytest.mark.gpu, requires_hopper]
 
@@ -44,7 +50,7 @@ def _configs() -> list[tuple[int, str]]:
 CONFIGS = _configs()
 
 
-_Forced = ForcedSwapAb
+_Forced = forced_swapab
 
 
 def _row_major(case_label: str) -> bool:

@@ -3,9 +3,10 @@ random problems and timing."""
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -25,6 +26,7 @@ __all__ = [
     "row_major_sa",
     "bench_kernel",
     "host_cost_us",
+    "forced_swapab",
 ]
 
 L2_FLUSH_BYTES = 256 * 1024 * 1024
@@ -305,3 +307,20 @@ def host_cost_us(fn: Callable[[], Any], n: int = 100, sleep_cycles: int = 400_00
     elapsed = time.perf_counter() - t0
     torch.cuda.synchronize()
     return elapsed / n * 1e6
+
+
+@contextlib.contextmanager
+def forced_swapab(index: int = -1, split: int = 0, swap_ab: bool = True) -> Iterator[None]:
+    """For the duration of a with-block: dense, masked and offset calls go to swap-AB config
+    `index` of `swapab_kernel_grid()` with K split `split` (the library's testing hook; -1 and
+    0 leave the heuristic's choice), and `set_swap_ab(swap_ab)`. Restores both on exit."""
+    from . import _native, set_swap_ab
+
+    lib = _native.lib()
+    lib.fp8gemm_force_swapab(index, split)
+    set_swap_ab(swap_ab)
+    try:
+        yield
+    finally:
+        lib.fp8gemm_force_swapab(-1, 0)
+        set_swap_ab(True)
