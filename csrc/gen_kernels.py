@@ -139,6 +139,9 @@ def full_grid() -> list[Config]:
         configs.append(Config(64, 128, "a", "bf16", layout))
         for block_n, mc in itertools.product((128, 160), ("none", "a")):
             configs.append(Config(128, block_n, mc, "bf16", layout))
+        # NOTES: 128x144 for groups of ~1000 rows at N = 4096: 29 n blocks x 9 m blocks fill two
+        # rounds of 132 SMs where 128x128 needs a third (benchmarks/NOTES.md #60).
+        configs.append(Config(128, 144, "none", "bf16", layout))
     # Every config once more for 1x128 scales that come row-major [rows, Kb] (what most
     # quantizers write), read in place instead of copied into the canonical layout first.
     return configs + [c.row_major_twin() for c in configs]

@@ -275,6 +275,72 @@ def test_offset_garbage_offsets_never_write_outside_groups(offsets: list[int]) -
     assert (out[~written.cuda()] == POISON).all(), "a row outside every group was written"
 
 
+@pytest.mark.parametrize("layout", ["masked", "offset"])
+def test_masked_and_offset_every_config(layout: str) -> None:
+    """Every compiled masked / offset config (canonical scales), forced, on groups that end
+    mid-tile, an empty group and one of a single row, N not a multiple of any block width:
+    NaN in every row of a outside the groups, the whole output poisoned; valid rows against
+    float64, every other row untouched."""
+    from fp8gemm import _native
+
+    n, k = 400, 640
+    sizes = [300, 0, 1, 137]
+    g = len(sizes)
+    b, sb = random_fp8_weights(g, n, k, seed=41)
+    if layout == "masked":
+        mmax = 304
+        a, sa = random_fp8_activations((g, mmax, k), seed=42)
+        for gi, c in enumerate(sizes):
+            a.view(torch.uint8)[gi, c:] = 0x7F
+            sa[gi, c:] = float("nan")
+        masked_m = torch.tensor(sizes, dtype=torch.int32, device="cuda")
+        shape = (g, mmax, n)
+
+        def run(out: torch.Tensor) -> None:
+            fp8gemm.m_grouped_gemm_nt_masked_out(a, sa, b, sb, masked_m, out, expected_m=200)
+
+        def rows(gi: int, t: torch.Tensor) -> torch.Tensor:
+            return t[gi, : sizes[gi]]
+    else:
+        gap = 5  # rows before the first group and after the last belong to none
+        starts, r = [], gap
+        for c in sizes:
+            starts.append(r)
+            r += c
+        m = r + gap
+        a, sa = random_fp8_activations((m, k), seed=42)
+        inside = torch.zeros(m, dtype=torch.bool)
+        for st, c in zip(starts, sizes):
+            inside[st : st + c] = True
+        _nan_rows(a, sa, (~inside).nonzero().flatten().cuda())
+        offsets = torch.tensor([*starts, starts[-1] + sizes[-1]], dtype=torch.int32, device="cuda")
+        shape = (m, n)
+
+        def run(out: torch.Tensor) -> None:
+            fp8gemm.m_grouped_gemm_nt_offset_out(a, sa, b, sb, offsets, out, expected_m=200)
+
+        def rows(gi: int, t: torch.Tensor) -> torch.Tensor:
+            return t[starts[gi] : starts[gi] + sizes[gi]]
+
+    lines = fp8gemm.kernel_grid().splitlines()
+    configs = [i for i, line in enumerate(lines) if f"layout={layout}" in line and "sa=row" not in line]
+    assert configs
+    try:
+        for idx in configs:
+            _native.lib().fp8gemm_force_kernel(idx)
+            out = _poisoned(shape)
+            run(out)
+            torch.cuda.synchronize()
+            written = torch.zeros(shape[:-1], dtype=torch.bool, device="cuda")
+            for gi in range(g):
+                ref = reference_gemm_nt(rows(gi, a), rows(gi, sa), b[gi], sb[gi])
+                _check_rows(rows(gi, out), ref, f"{lines[idx]} group {gi}")
+                rows(gi, written).fill_(True)
+            assert (out[~written] == POISON).all(), f"{lines[idx]}: a row outside every group was written"
+    finally:
+        _native.lib().fp8gemm_force_kernel(-1)
+
+
 # ---------------------------------------------------------------- empty problems
 
 

@@ -218,7 +218,12 @@ __device__ __forceinline__ void build_group_table(const GemmArgs& args, int* tab
     bound[g] = static_cast<int>(v < 0 ? 0 : (v > limit ? limit : v));
   }
   __syncthreads();
-  if (threadIdx.x >= 32) return;
+  // Warp 0 builds the sums. The warp index comes through a shuffle so that the compiler
+  // knows the branch is warp-uniform: with `threadIdx.x >= 32` it treated everything after
+  // this call as possibly divergent, and the masked and offset main loops rebuilt every
+  // wgmma descriptor with four R2UR (97 in the 128x128 loop, against the dense loop's 17)
+  // and ran 1.2x the dense kernel's time for the same tiles (benchmarks/NOTES.md #60).
+  if (__shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x / 32), 0) != 0) return;
   const int lane = threadIdx.x;
   if constexpr (!kMasked) {
     // Running max (an inclusive max-scan in chunks of 32).
