@@ -9,6 +9,9 @@ an L2 flush; the variants run in a seeded, shuffled order each round. Per shape 
 each variant's median time over all rounds and its time over cuBLAS blockwise's in the
 same process (which cancels clock drift between processes), relative to the first variant.
 With --decode: the swap-AB shapes instead, each over a streaming read of its weight bytes.
+With --wgrad: the weight-gradient benchmark's shapes (wgrad_gemm_nt_out accumulating, over
+the cuBLAS pair `_scaled_mm` + add in the same process; k-grouped over the dense op on the
+same total K).
 """
 
 from __future__ import annotations
@@ -51,9 +54,45 @@ def decode_worker(rep: int) -> dict:
     return out
 
 
-def worker(rep: int, decode: bool = False) -> None:
-    if decode:
+def wgrad_worker(rep: int) -> dict:
+    import torch
+
+    import fp8gemm
+    from fp8gemm._bench_wgrad import WGRAD_BENCH_SHAPES, _operands, cublas_wgrad
+    from fp8gemm.quant import k_grouped_cast_to_fp8
+    from fp8gemm.testing import bench_kernel, random_wgrad_operand
+
+    out = {}
+    for shape in WGRAD_BENCH_SHAPES:
+        if shape[0] == "dense":
+            _, m, n, k = shape
+            a, sa, b, sb = _operands(m, n, k, seed=0)
+            acc = torch.zeros(m, n, device="cuda")
+            cublas = cublas_wgrad(a, sa, b, sb)
+            t = bench_kernel(lambda: fp8gemm.wgrad_gemm_nt_out(a, sa, b, sb, acc), warmup=3, rep=rep)["median_us"]
+            tp = bench_kernel(lambda: acc.add_(cublas()), warmup=3, rep=rep)["median_us"]
+            out[f"wgrad {m},{n},{k}"] = (t, tp)
+        else:
+            _, g, kg, m, n = shape
+            a, sa = k_grouped_cast_to_fp8([random_wgrad_operand(m, kg, seed=2 * i) for i in range(g)])
+            b, sb = k_grouped_cast_to_fp8([random_wgrad_operand(n, kg, seed=2 * i + 1) for i in range(g)])
+            ks = torch.full((g,), kg, dtype=torch.int32, device="cuda")
+            acc = torch.zeros(g, m, n, device="cuda")
+            da, dsa, db, dsb = _operands(m, n, g * kg, seed=0)
+            dacc = torch.zeros(m, n, device="cuda")
+            t = bench_kernel(lambda: fp8gemm.k_grouped_wgrad_gemm_nt_out(a, sa, b, sb, ks, acc), warmup=3,
+                             rep=rep)["median_us"]
+            tp = bench_kernel(lambda: fp8gemm.wgrad_gemm_nt_out(da, dsa, db, dsb, dacc), warmup=3, rep=rep)["median_us"]
+            out[f"k_grouped {g},{kg},{m},{n}"] = (t, tp)
+    return out
+
+
+def worker(rep: int, mode: str = "") -> None:
+    if mode == "decode":
         print("RESULT " + json.dumps(decode_worker(rep)), flush=True)
+        return
+    if mode == "wgrad":
+        print("RESULT " + json.dumps(wgrad_worker(rep)), flush=True)
         return
     import torch
 
@@ -101,7 +140,7 @@ def stage(name: str, folder: str, root: str) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(int(sys.argv[2]), decode=len(sys.argv) > 3 and sys.argv[3] == "decode")
+        worker(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "")
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--variants", nargs="+", required=True, help="name=folder (the first is the baseline)")
@@ -109,6 +148,7 @@ def main() -> None:
     ap.add_argument("--rep", type=int, default=10)
     ap.add_argument("--json")
     ap.add_argument("--decode", action="store_true", help="the decode shapes (ratios to a streaming read)")
+    ap.add_argument("--wgrad", action="store_true", help="the weight-gradient shapes (ratios to the cuBLAS pair)")
     args = ap.parse_args()
     variants = dict(v.split("=", 1) for v in args.variants)
     names = list(variants)
@@ -120,8 +160,9 @@ def main() -> None:
         random.Random(r).shuffle(order)
         for name in order:
             env = dict(os.environ, PYTHONPATH=paths[name])
-            res = subprocess.run([sys.executable, __file__, "--worker", str(args.rep)] + (["decode"] if args.decode else []), env=env, capture_output=True,
-                                 text=True)
+            mode = ["decode"] if args.decode else (["wgrad"] if args.wgrad else [])
+            res = subprocess.run([sys.executable, __file__, "--worker", str(args.rep)] + mode, env=env,
+                                 capture_output=True, text=True)
             line = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")]
             if res.returncode != 0 or not line:
                 print(f"{name} round {r} failed:\n{res.stdout[-2000:]}\n{res.stderr[-4000:]}", flush=True)
@@ -131,7 +172,7 @@ def main() -> None:
             print(f"round {r} {name} done", flush=True)
     base = names[0]
     table = {}
-    peer = "read" if args.decode else "cuB"
+    peer = "read" if args.decode else ("pair" if args.wgrad else "cuB")
     print(f"{'shape':34s} " + " ".join(f"{n + ' us':>11s} {n + '/' + peer:>9s}" for n in names) +
           " " + " ".join(f"{n + '/' + base:>12s}" for n in names[1:]))
     for shape in samples[base]:
