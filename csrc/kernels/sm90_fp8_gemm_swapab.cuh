@@ -234,7 +234,11 @@ __device__ __forceinline__ void fp8_gemm_swapab_body(const CUtensorMap& tmap_w, 
       }
     } else {
       // ------------------------------------------------------------ math warpgroups
-      const int wg = threadIdx.x / 128;
+      // Through a shuffle so the compiler knows it is warp-uniform: the weight tile's wgmma
+      // descriptors derive from it. As threadIdx.x / 128 every descriptor was built in vector
+      // registers and moved over with four R2UR per wgmma (184 in the t8 loop, 17 now;
+      // 2048 -> 1744 instructions; NOTES #61).
+      const int wg = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x / 128), 0);
       const int warp_in_wg = (threadIdx.x / 32) % 4;
       const int lane = threadIdx.x % 32;
       const int row0 = warp_in_wg * 16 + lane / 4;  // this thread's weight rows: row0, row0 + 8 of its 64
