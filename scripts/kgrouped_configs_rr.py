@@ -1,0 +1,28 @@
+import sys, torch
+sys.path.insert(0, "python")
+import fp8gemm
+from fp8gemm import _native
+from fp8gemm._bench_dense import _time_round_robin
+from fp8gemm.quant import k_grouped_cast_to_fp8
+from fp8gemm.testing import random_wgrad_operand
+lib = _native.lib()
+lines = fp8gemm.wgrad_kernel_grid().splitlines()
+idx = {l: i for i, l in enumerate(lines)}
+cand_idx = [i for i, l in enumerate(lines) if "k_grouped" in l and "block_m=128" in l]
+for g, kg, m, n in [(4, 4096, 7168, 4096), (8, 4096, 2048, 7168), (4, 4096, 2048, 7168), (4, 8192, 7168, 4096), (8, 4096, 7168, 4096)]:
+    a, sa = k_grouped_cast_to_fp8([random_wgrad_operand(m, kg, seed=i) for i in range(g)])
+    b, sb = k_grouped_cast_to_fp8([random_wgrad_operand(n, kg, seed=100 + i) for i in range(g)])
+    ks = torch.full((g,), kg, dtype=torch.int32, device="cuda")
+    acc = torch.zeros(g, m, n, device="cuda")
+    def forced(i):
+        def run():
+            lib.fp8gemm_force_wgrad_kernel(i)
+            fp8gemm.k_grouped_wgrad_gemm_nt_out(a, sa, b, sb, ks, acc)
+        return run
+    cands = {f"cfg{i}": forced(i) for i in cand_idx}
+    res = _time_round_robin(cands, 5, 10, 3)
+    lib.fp8gemm_force_wgrad_kernel(-1)
+    best = min(r["median_us"] for r in res.values())
+    print(f"k_grouped G={g} K={kg} {m}x{n}")
+    for name, r in sorted(res.items(), key=lambda kv: kv[1]["median_us"]):
+        print(f"   {r['median_us']:8.1f} x{r['median_us']/best:.3f} {lines[int(name[3:])]}", flush=True)
