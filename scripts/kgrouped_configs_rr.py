@@ -1,13 +1,20 @@
-import sys, torch
+"""Every 128-row k-grouped weight-gradient config, forced, round-robin (5 rounds, L2 flushed)
+on the benchmark's k-grouped shapes: the check behind the k-grouped pick (NOTES #64).
+
+  PYTHONPATH=python python scripts/kgrouped_configs_rr.py
+"""
+import sys
+
+import torch
+
 sys.path.insert(0, "python")
-import fp8gemm
+import fp8gemm  # noqa: E402
 from fp8gemm import _native
 from fp8gemm._bench_dense import _time_round_robin
 from fp8gemm.quant import k_grouped_cast_to_fp8
 from fp8gemm.testing import random_wgrad_operand
 lib = _native.lib()
 lines = fp8gemm.wgrad_kernel_grid().splitlines()
-idx = {l: i for i, l in enumerate(lines)}
 cand_idx = [i for i, l in enumerate(lines) if "k_grouped" in l and "block_m=128" in l]
 for g, kg, m, n in [(4, 4096, 7168, 4096), (8, 4096, 2048, 7168), (4, 4096, 2048, 7168), (4, 8192, 7168, 4096), (8, 4096, 7168, 4096)]:
     a, sa = k_grouped_cast_to_fp8([random_wgrad_operand(m, kg, seed=i) for i in range(g)])
