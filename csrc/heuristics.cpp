@@ -81,11 +81,15 @@ constexpr double kRowSpread = 0.25;
 // relative spread of a sum of many groups is small).
 constexpr int64_t kExactRoundTerms = 256;
 
+// Work units (a tile, or a cluster's pair of tiles) of a blocks_m x blocks_n grid.
+int64_t units_of(int64_t blocks_m, int64_t blocks_n, int cluster) {
+  return std::max<int64_t>(1, blocks_m * blocks_n / cluster);
+}
+
 // Expected rounds of `clusters` CTA clusters over the tiles of `groups` groups of ~m rows.
 double expected_rounds(const KernelConfig& c, int64_t m, int64_t blocks_n, int64_t groups, int64_t clusters) {
-  const int cluster = c.cluster();
   auto rounds_of = [&](int64_t blocks_m) {
-    return static_cast<double>(ceil_div(std::max<int64_t>(1, blocks_m * blocks_n / cluster), clusters));
+    return static_cast<double>(ceil_div(units_of(blocks_m, blocks_n, c.cluster()), clusters));
   };
   // One group's m blocks: P(b) = the share of [lo, hi] rows that need b blocks.
   const double lo = (1.0 - kRowSpread) * static_cast<double>(std::max<int64_t>(m, 1));
@@ -117,18 +121,19 @@ double expected_rounds(const KernelConfig& c, int64_t m, int64_t blocks_n, int64
 }
 
 Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int64_t groups, int num_sms) {
-  const int64_t blocks_m = blocks_m_of(c, m, groups);
   const int64_t blocks_n = ceil_div(n, c.block_n);
   const int cluster = c.cluster();
-  const int64_t units = std::max<int64_t>(1, blocks_m * blocks_n / cluster);
-  int64_t clusters = std::min<int64_t>(num_sms / cluster, units);
-  double rounds = static_cast<double>(ceil_div(units, clusters));
-  const bool grouped_rows = c.layout == Layout::kMasked || c.layout == Layout::kOffset;
-  if (grouped_rows) {
+  int64_t clusters;
+  double rounds;
+  if (c.layout == Layout::kMasked || c.layout == Layout::kOffset) {
     // Every SM gets a CTA (the real tile count is only known on the device; CTAs without
     // work leave after reading the group table), and the rounds are the expected ones.
     clusters = num_sms / cluster;
     rounds = expected_rounds(c, m, blocks_n, groups, clusters);
+  } else {
+    const int64_t units = units_of(blocks_m_of(c, m, groups), blocks_n, cluster);
+    clusters = std::min<int64_t>(num_sms / cluster, units);
+    rounds = static_cast<double>(ceil_div(units, clusters));
   }
   const int64_t num_kb = ceil_div(k, 128);
 

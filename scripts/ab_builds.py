@@ -59,8 +59,7 @@ def wgrad_worker(rep: int) -> dict:
 
     import fp8gemm
     from fp8gemm._bench_wgrad import WGRAD_BENCH_SHAPES, _operands, cublas_wgrad
-    from fp8gemm.quant import k_grouped_cast_to_fp8
-    from fp8gemm.testing import bench_kernel, random_wgrad_operand
+    from fp8gemm.testing import bench_kernel, random_k_grouped_wgrad_problem
 
     out = {}
     for shape in WGRAD_BENCH_SHAPES:
@@ -74,8 +73,7 @@ def wgrad_worker(rep: int) -> dict:
             out[f"wgrad {m},{n},{k}"] = (t, tp)
         else:
             _, g, kg, m, n = shape
-            a, sa = k_grouped_cast_to_fp8([random_wgrad_operand(m, kg, seed=2 * i) for i in range(g)])
-            b, sb = k_grouped_cast_to_fp8([random_wgrad_operand(n, kg, seed=2 * i + 1) for i in range(g)])
+            a, sa, b, sb = random_k_grouped_wgrad_problem(m, n, [kg] * g)
             ks = torch.full((g,), kg, dtype=torch.int32, device="cuda")
             acc = torch.zeros(g, m, n, device="cuda")
             da, dsa, db, dsb = _operands(m, n, g * kg, seed=0)

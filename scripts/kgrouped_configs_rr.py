@@ -11,14 +11,12 @@ sys.path.insert(0, "python")
 import fp8gemm  # noqa: E402
 from fp8gemm import _native
 from fp8gemm._bench_dense import _time_round_robin
-from fp8gemm.quant import k_grouped_cast_to_fp8
-from fp8gemm.testing import random_wgrad_operand
+from fp8gemm.testing import random_k_grouped_wgrad_problem
 lib = _native.lib()
 lines = fp8gemm.wgrad_kernel_grid().splitlines()
 cand_idx = [i for i, l in enumerate(lines) if "k_grouped" in l and "block_m=128" in l]
 for g, kg, m, n in [(4, 4096, 7168, 4096), (8, 4096, 2048, 7168), (4, 4096, 2048, 7168), (4, 8192, 7168, 4096), (8, 4096, 7168, 4096)]:
-    a, sa = k_grouped_cast_to_fp8([random_wgrad_operand(m, kg, seed=i) for i in range(g)])
-    b, sb = k_grouped_cast_to_fp8([random_wgrad_operand(n, kg, seed=100 + i) for i in range(g)])
+    a, sa, b, sb = random_k_grouped_wgrad_problem(m, n, [kg] * g)
     ks = torch.full((g,), kg, dtype=torch.int32, device="cuda")
     acc = torch.zeros(g, m, n, device="cuda")
     def forced(i):

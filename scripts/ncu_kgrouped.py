@@ -10,12 +10,10 @@ import torch
 sys.path.insert(0, "python")
 import fp8gemm  # noqa: E402
 from fp8gemm._bench_wgrad import _operands  # noqa: E402
-from fp8gemm.quant import k_grouped_cast_to_fp8  # noqa: E402
-from fp8gemm.testing import random_wgrad_operand  # noqa: E402
+from fp8gemm.testing import random_k_grouped_wgrad_problem  # noqa: E402
 
 g, kg, m, n = (int(x) for x in sys.argv[1:5])
-a, sa = k_grouped_cast_to_fp8([random_wgrad_operand(m, kg, seed=2 * i) for i in range(g)])
-b, sb = k_grouped_cast_to_fp8([random_wgrad_operand(n, kg, seed=2 * i + 1) for i in range(g)])
+a, sa, b, sb = random_k_grouped_wgrad_problem(m, n, [kg] * g)
 ks = torch.full((g,), kg, dtype=torch.int32, device="cuda")
 acc = torch.zeros(g, m, n, device="cuda")
 calls = [("k_grouped", lambda: fp8gemm.k_grouped_wgrad_gemm_nt_out(a, sa, b, sb, ks, acc))]

@@ -12,22 +12,23 @@ import torch
 sys.path.insert(0, "python")
 import fp8gemm  # noqa: E402
 from fp8gemm import _native  # noqa: E402
-from fp8gemm.quant import k_grouped_cast_to_fp8, per_token_cast_to_fp8  # noqa: E402
-from fp8gemm.testing import calc_diff, random_wgrad_operand, reference_gemm_nt, reference_k_grouped_wgrad  # noqa: E402
+from fp8gemm._bench_wgrad import _operands  # noqa: E402
+from fp8gemm.testing import (  # noqa: E402
+    calc_diff,
+    random_k_grouped_wgrad_problem,
+    reference_gemm_nt,
+    reference_k_grouped_wgrad,
+)
 
 
 def main() -> int:
     lib = _native.lib()
     wgrad = list(enumerate(fp8gemm.wgrad_kernel_grid().splitlines()))
     m, n, k = 200, 264, 640
-    a, sa = per_token_cast_to_fp8(random_wgrad_operand(m, k, seed=1))
-    b, sb = per_token_cast_to_fp8(random_wgrad_operand(n, k, seed=2))
+    a, sa, b, sb = _operands(m, n, k, seed=1)
     ref = reference_gemm_nt(a, sa, b, sb)
     ks = [384, 0, 272]
-    xa = [random_wgrad_operand(m, kg, seed=10 + g) for g, kg in enumerate(ks)]
-    xb = [random_wgrad_operand(n, kg, seed=20 + g) for g, kg in enumerate(ks)]
-    ka, ksa = k_grouped_cast_to_fp8(xa)
-    kb_, ksb = k_grouped_cast_to_fp8(xb)
+    ka, ksa, kb_, ksb = random_k_grouped_wgrad_problem(m, n, ks, seed=10)
     kref = reference_k_grouped_wgrad(ka, ksa, kb_, ksb, ks)
     bad = 0
     for i, line in wgrad:

@@ -43,7 +43,7 @@ def _poisoned(shape: tuple[int, ...]) -> torch.Tensor:
     return torch.full(shape, POISON, dtype=torch.bfloat16, device="cuda")
 
 
-def _nan_rows(a: torch.Tensor, sa: torch.Tensor, rows: torch.Tensor) -> None:
+def _nan_rows(a: torch.Tensor, sa: torch.Tensor, rows: "torch.Tensor | slice") -> None:
     """Fill rows of a (fp8 NaN, 0x7F) and of its scales with NaN, in place."""
     a.view(torch.uint8)[rows] = 0x7F
     sa[rows] = float("nan")
@@ -291,8 +291,7 @@ def test_masked_and_offset_every_config(layout: str) -> None:
         mmax = 304
         a, sa = random_fp8_activations((g, mmax, k), seed=42)
         for gi, c in enumerate(sizes):
-            a.view(torch.uint8)[gi, c:] = 0x7F
-            sa[gi, c:] = float("nan")
+            _nan_rows(a[gi], sa[gi], slice(c, None))
         masked_m = torch.tensor(sizes, dtype=torch.int32, device="cuda")
         shape = (g, mmax, n)
 

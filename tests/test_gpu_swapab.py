@@ -108,9 +108,6 @@ def _forced_id(case: tuple[int, int]) -> str:
     return f"cfg{i}-t{tok}-r{rows}-{out}-sa_{sa}-split{s}"
 
 
-_Forced = forced_swapab  # route dense calls to one config and split
-
-
 # ---------------------------------------------------------------- correctness, heuristic path
 
 
@@ -127,7 +124,7 @@ def test_swapab_matches_reference(shape: tuple[int, int, int], out_dtype: torch.
         out = _run_poisoned(p, out_dtype)
     else:
         assert (m > 16 and k < 4096) or (m > 32 and n > 4096), f"M = {m} must take the swap-AB path: {cfg}"
-        with _Forced(_heuristic_index(m, out_name), 0):
+        with forced_swapab(_heuristic_index(m, out_name), 0):
             assert fp8gemm.select_config("gemm_nt", m, n, k, out_dtype=out_dtype)["swap_ab"]
             out = _run_poisoned(p, out_dtype)
     _check_close(out, reference_gemm_nt(*_args(p)))
@@ -196,7 +193,7 @@ def test_every_swapab_config(case: tuple[int, int], shape: tuple[int, int, int])
             pytest.skip("row-major scales need at least 4 K blocks")
         p = dict(p, sa=_row_major_sa(p["sa"]))
         before = _relayouts()
-    with _Forced(index, split):
+    with forced_swapab(index, split):
         if not row_major:
             cfg = fp8gemm.select_config("gemm_nt", m, n, k, out_dtype=out_dtype)
             assert cfg["swap_ab"] and cfg["cluster"] == split, cfg
@@ -222,7 +219,7 @@ def test_swapab_bitwise_deterministic(shape: tuple[int, int, int], out_dtype: to
     first = fp8gemm.gemm_nt(*_args(p), out_dtype=out_dtype)
     for _ in range(5):
         assert torch.equal(fp8gemm.gemm_nt(*_args(p), out_dtype=out_dtype), first)
-    with _Forced(_swap_configs("fp32" if out_dtype == torch.float32 else "bf16")[-1], 8):
+    with forced_swapab(_swap_configs("fp32" if out_dtype == torch.float32 else "bf16")[-1], 8):
         split8 = fp8gemm.gemm_nt(*_args(p), out_dtype=out_dtype)
         for _ in range(5):
             assert torch.equal(fp8gemm.gemm_nt(*_args(p), out_dtype=out_dtype), split8)

@@ -50,9 +50,6 @@ def _configs() -> list[tuple[int, str]]:
 CONFIGS = _configs()
 
 
-_Forced = forced_swapab
-
-
 def _row_major(case_label: str) -> bool:
     return case_label.endswith("row")
 
@@ -83,7 +80,7 @@ def test_masked_forced(index: int, label: str, split: int) -> None:
     sa_in = row_major_sa(sa) if _row_major(label) else sa
     masked_m = torch.tensor(counts, dtype=torch.int32, device="cuda")
     out = _poisoned((g, mmax, N))
-    with _Forced(index, split):
+    with forced_swapab(index, split):
         fp8gemm.m_grouped_gemm_nt_masked_out(a, sa_in, b, sb, masked_m, out, expected_m=8)
     torch.cuda.synchronize()
     for gi, c in enumerate(valid):
@@ -110,7 +107,7 @@ def test_offset_forced(index: int, label: str, split: int, dtype: torch.dtype) -
     sa[idle] = float("nan")
     sa_in = row_major_sa(sa) if _row_major(label) else sa
     out = _poisoned((m, N))
-    with _Forced(index, split):
+    with forced_swapab(index, split):
         fp8gemm.m_grouped_gemm_nt_offset_out(a, sa_in, b, sb, torch.tensor(offsets, dtype=dtype, device="cuda"), out,
                                              expected_m=16)
     torch.cuda.synchronize()

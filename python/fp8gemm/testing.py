@@ -10,7 +10,13 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from .quant import dequantize_128x128, dequantize_1x128, per_block_cast_to_fp8, per_token_cast_to_fp8
+from .quant import (
+    dequantize_128x128,
+    dequantize_1x128,
+    k_grouped_cast_to_fp8,
+    per_block_cast_to_fp8,
+    per_token_cast_to_fp8,
+)
 from .utils import ceil_div
 
 __all__ = [
@@ -27,6 +33,7 @@ __all__ = [
     "bench_kernel",
     "host_cost_us",
     "forced_swapab",
+    "random_k_grouped_wgrad_problem",
 ]
 
 L2_FLUSH_BYTES = 256 * 1024 * 1024
@@ -117,6 +124,17 @@ def random_wgrad_operand(rows: int, k: int, device: str | torch.device = "cuda",
     token_mag = torch.exp(0.5 * torch.randn(1, k, generator=gen, device=device))
     row_mag = torch.exp(0.25 * torch.randn(rows, 1, generator=gen, device=device))
     return (torch.randn(rows, k, generator=gen, device=device) * token_mag * row_mag).to(dtype)
+
+
+def random_k_grouped_wgrad_problem(
+    m: int, n: int, ks: "list[int]", device: str | torch.device = "cuda", seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random operands ``(a, sa, b, sb)`` of ``fp8gemm.k_grouped_wgrad_gemm_nt`` with group
+    sizes ``ks``: group g's ``[M, K_g]`` and ``[N, K_g]`` from :func:`random_wgrad_operand`
+    (seeds ``seed + 2g`` and ``seed + 2g + 1``), quantized by ``k_grouped_cast_to_fp8``."""
+    a, sa = k_grouped_cast_to_fp8([random_wgrad_operand(m, k, device, seed + 2 * g) for g, k in enumerate(ks)])
+    b, sb = k_grouped_cast_to_fp8([random_wgrad_operand(n, k, device, seed + 2 * g + 1) for g, k in enumerate(ks)])
+    return a, sa, b, sb
 
 
 def _generator(device: torch.device, seed: int | None) -> torch.Generator:
