@@ -107,7 +107,9 @@ def worker(rep: int, mode: str = "") -> None:
         peer = blockwise_scaled_mm(a, sa, b, sb) if k % 128 == 0 else None
         if peer is not None:
             diff = calc_diff(ours(), peer())
-            assert diff < 1e-4, (m, n, k, diff)
+            # Timing-only variants (an experiment that skips work) set this to time anyway.
+            if os.environ.get("FP8GEMM_AB_TIMING_ONLY") != "1":
+                assert diff < 1e-4, (m, n, k, diff)
         t = bench_kernel(ours, warmup=3, rep=rep)["median_us"]
         tp = bench_kernel(peer, warmup=3, rep=rep)["median_us"] if peer else None
         out[f"dense {m},{n},{k}"] = (t, tp)
