@@ -247,6 +247,90 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     const uint64_t desc_b0 = make_smem_desc_sw128(smem_b);
     float acc[kBlockN / 2];
     float fin[kWaves * kBlockN / 2];
+    // ------------------------------------------------------------ epilogue
+    // Tile et's promoted sums (fin) to D: staged per warpgroup, then TMA stores.
+    auto epilogue = [&](const Tile& et) {
+      // The previous tile's stores must have read the staging buffer before it is rewritten.
+      if (wg_leader) tma_store_wait_read();
+      named_barrier_sync(1 + warpgroup, 128);
+#pragma unroll
+      for (int w = 0; w < kWaves; ++w) {
+#pragma unroll
+      for (int j = 0; j < kBlockN / 8; ++j) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int r = row0 + h * 8;
+          const float v0 = fin[w * (kBlockN / 2) + 4 * j + 2 * h], v1 = fin[w * (kBlockN / 2) + 4 * j + 2 * h + 1];
+          const int col = j * 8 + q * 2;  // tile-relative column of v0
+          uint8_t* dst = d_stage + w * kWaveBytes + staged(r, col * static_cast<int>(sizeof(OutT)));
+          if constexpr (sizeof(OutT) == 2) {
+            *reinterpret_cast<__nv_bfloat162*>(dst) = __floats2bfloat162_rn(v0, v1);
+          } else {
+            *reinterpret_cast<float2*>(dst) = make_float2(v0, v1);
+          }
+        }
+      }
+      }
+      fence_proxy_async_smem();
+      named_barrier_sync(1 + warpgroup, 128);
+      if (wg_leader) {
+#pragma unroll
+        for (int w = 0; w < kWaves; ++w) {
+          const int row = et.a_row + w * 128 + warpgroup * 64;
+          if (row >= et.row_begin && row < et.row_end && (!kRowBounded || row + 64 <= et.row_end)) {
+#pragma unroll
+            for (int c = 0; c < kBlockN / kChunkCols; ++c) {
+              const int col = et.n_base + c * kChunkCols;
+              if (col >= n) break;
+              const uint8_t* src = d_stage + w * kWaveBytes + c * kChunkBytes;
+              if (sizeof(OutT) == 4 && args.accumulate) {
+                tma_reduce_add_2d(&tmap_d, src, col, row);
+              } else {
+                tma_store_2d(&tmap_d, src, col, row);
+              }
+            }
+          }
+        }
+        tma_store_commit();
+      }
+      if constexpr (kRowBounded) {
+        // A wave that ends its group mid-way: 16-byte stores of its valid rows, read back
+        // from the swizzled staging buffer.
+        constexpr int kUnitsPerRow = kBlockN * sizeof(OutT) / 16;
+        constexpr int kColsPerUnit = 16 / sizeof(OutT);
+#pragma unroll
+        for (int w = 0; w < kWaves; ++w) {
+          const int row = et.a_row + w * 128 + warpgroup * 64;
+          const int rows = et.row_end - row;
+          if (rows > 0 && rows < 64) {
+            for (int idx = threadIdx.x % 128; idx < rows * kUnitsPerRow; idx += 128) {
+              const int r = idx / kUnitsPerRow, u = idx % kUnitsPerRow;
+              const int col = et.n_base + u * kColsPerUnit;
+              if (col < n) {
+                const uint8_t* src = d_stage + w * kWaveBytes + staged(r, u * 16);
+                *reinterpret_cast<int4*>(static_cast<OutT*>(args.d) + static_cast<int64_t>(row + r) * args.ldd + col) =
+                    *reinterpret_cast<const int4*>(src);
+              }
+            }
+          }
+        }
+      }
+    };
+    auto zero_fin = [&] {
+#pragma unroll
+      for (int j = 0; j < kWaves * kBlockN / 2; ++j) fin[j] = 0.0f;
+    };
+    // The chunked loop (144-192-wide tiles) stores a tile in the next tile's first K block,
+    // behind its MMAs (start_tile); the last tile's after the loop.
+    // NOTES: measured (#67, #68): 5-6% at N = 2112 for 128x192; the 256-row and deferred loops
+    // were slower with it.
+    constexpr bool kLateEpilogue = !kDeferred && kWaves == 1;
+    Tile pending;
+    bool has_pending = false;
+    auto start_tile = [&] {
+      if (has_pending) epilogue(pending);
+      zero_fin();
+    };
     int stage = 0;
     uint32_t phase = 0;
     Tile t;
@@ -364,8 +448,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
           return desc_a0 + static_cast<uint32_t>((st * kTileA + wave * 128 * kBlockK) >> 4);
         };
         auto desc_b = [&](int st) { return desc_b0 + static_cast<uint32_t>((st * kTileB) >> 4); };
-#pragma unroll
-        for (int j = 0; j < kWaves * kBlockN / 2; ++j) fin[j] = 0.0f;
+        if constexpr (!kLateEpilogue) zero_fin();
 
         if constexpr (kDeferred) {
           // Software-pipelined over kDepth accumulator sets (deferred_pipeline, sm90_ptx.cuh):
@@ -414,12 +497,14 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
           }
         } else if constexpr (kWaves == 1) {
           // The tile's N as two MMA chunks with one commit group each: chunk 0 is promoted
-          // while chunk 1 still runs.
-          for (int kb = 0; kb < num_kb; ++kb) {
+          // while chunk 1 still runs. The previous tile's epilogue runs in the first block,
+          // once its MMAs are queued (start_tile), so the tensor core works through it.
+          auto block = [&](auto first_const) {
+            constexpr bool kFirst = decltype(first_const)::value;
             mbarrier_wait(&full[stage], phase);
             const float2 sb = next_sb();
             float4 sc;
-            if constexpr (!kSaRowMajor) sc = scales(stage, sb);
+            if constexpr (!kSaRowMajor && !kFirst) sc = scales(stage, sb);
             const uint64_t da = desc_a(stage), db = desc_b(stage);
             fence_registers<kBlockN / 2>(acc);
             wgmma_fence();
@@ -432,6 +517,10 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
               }
               wgmma_commit();
             }
+            if constexpr (kFirst) {
+              start_tile();
+              if constexpr (!kSaRowMajor) sc = scales(stage, sb);
+            }
             if constexpr (kSaRowMajor) sc = row_major_scales(sb);
             wgmma_wait<1>();
             fence_registers<kChunkRegs>(acc);
@@ -441,7 +530,9 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
             release(stage);
             advance();
             promote(acc, sc, kChunkN / 8, kBlockN / 8);
-          }
+          };
+          block(Int<1>{});
+          for (int kb = 1; kb < num_kb; ++kb) block(Int<0>{});
         } else {
           // 256-row tiles: each math warpgroup runs two 64-row waves per K block (rows
           // wave * 128 + warpgroup * 64), one accumulator set, promoted after each wave.
@@ -487,72 +578,15 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
       };
       dispatch_scale_split<kBlockN>(n_base, main_loop);
 
-      // ---------------------------------------------------------- epilogue
-      // The previous tile's stores must have read the staging buffer before it is rewritten.
-      if (wg_leader) tma_store_wait_read();
-      named_barrier_sync(1 + warpgroup, 128);
-#pragma unroll
-      for (int w = 0; w < kWaves; ++w) {
-#pragma unroll
-      for (int j = 0; j < kBlockN / 8; ++j) {
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int r = row0 + h * 8;
-          const float v0 = fin[w * (kBlockN / 2) + 4 * j + 2 * h], v1 = fin[w * (kBlockN / 2) + 4 * j + 2 * h + 1];
-          const int col = j * 8 + q * 2;  // tile-relative column of v0
-          uint8_t* dst = d_stage + w * kWaveBytes + staged(r, col * static_cast<int>(sizeof(OutT)));
-          if constexpr (sizeof(OutT) == 2) {
-            *reinterpret_cast<__nv_bfloat162*>(dst) = __floats2bfloat162_rn(v0, v1);
-          } else {
-            *reinterpret_cast<float2*>(dst) = make_float2(v0, v1);
-          }
-        }
+      if constexpr (kLateEpilogue) {
+        pending = t;
+        has_pending = true;
+      } else {
+        epilogue(t);
       }
-      }
-      fence_proxy_async_smem();
-      named_barrier_sync(1 + warpgroup, 128);
-      if (wg_leader) {
-#pragma unroll
-        for (int w = 0; w < kWaves; ++w) {
-          const int row = t.a_row + w * 128 + warpgroup * 64;
-          if (row >= t.row_begin && row < t.row_end && (!kRowBounded || row + 64 <= t.row_end)) {
-#pragma unroll
-            for (int c = 0; c < kBlockN / kChunkCols; ++c) {
-              const int col = n_base + c * kChunkCols;
-              if (col >= n) break;
-              const uint8_t* src = d_stage + w * kWaveBytes + c * kChunkBytes;
-              if (sizeof(OutT) == 4 && args.accumulate) {
-                tma_reduce_add_2d(&tmap_d, src, col, row);
-              } else {
-                tma_store_2d(&tmap_d, src, col, row);
-              }
-            }
-          }
-        }
-        tma_store_commit();
-      }
-      if constexpr (kRowBounded) {
-        // A wave that ends its group mid-way: 16-byte stores of its valid rows, read back
-        // from the swizzled staging buffer.
-        constexpr int kUnitsPerRow = kBlockN * sizeof(OutT) / 16;
-        constexpr int kColsPerUnit = 16 / sizeof(OutT);
-#pragma unroll
-        for (int w = 0; w < kWaves; ++w) {
-          const int row = t.a_row + w * 128 + warpgroup * 64;
-          const int rows = t.row_end - row;
-          if (rows > 0 && rows < 64) {
-            for (int idx = threadIdx.x % 128; idx < rows * kUnitsPerRow; idx += 128) {
-              const int r = idx / kUnitsPerRow, u = idx % kUnitsPerRow;
-              const int col = n_base + u * kColsPerUnit;
-              if (col < n) {
-                const uint8_t* src = d_stage + w * kWaveBytes + staged(r, u * 16);
-                *reinterpret_cast<int4*>(static_cast<OutT*>(args.d) + static_cast<int64_t>(row + r) * args.ldd + col) =
-                    *reinterpret_cast<const int4*>(src);
-              }
-            }
-          }
-        }
-      }
+    }
+    if constexpr (kLateEpilogue) {
+      if (has_pending) epilogue(pending);
     }
     if (wg_leader) tma_store_wait_all();
   }
