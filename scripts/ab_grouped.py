@@ -5,7 +5,9 @@ pick: the data the grouped heuristic is calibrated on.
   python scripts/ab_grouped.py masked:1,1024,4096,7168 contiguous:32,256,4096,7168 [--json F]
 
 A shape may name the seed of its group-size draw (`masked:1,1024,4096,7168@2006`: the
-benchmark draws shape i of its list with seed 2000 + i); 0 otherwise.
+benchmark draws shape i of its list with seed 2000 + i); 0 otherwise. Or it may fix every
+group's rows (`masked:1,1024,4096,7168~1152`: one group of 1152 rows, Mmax as the draw's
+largest), to time the configs across the spread the masked heuristic averages over.
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ def main() -> None:
     rows = []
     for spec in args.shapes:
         layout, dims = spec.split(":")
+        dims, _, fixed = dims.partition("~")
         dims, _, seed = dims.partition("@")
         g, e, n, k = (int(x) for x in dims.split(","))
         sizes, mmax = _groups_of(layout, g, e, seed=int(seed or 0))
+        if fixed:
+            sizes, mmax = [int(fixed)] * g, max(mmax, -(-int(fixed) // 16) * 16)
         b, sb = random_fp8_weights(g, n, k, seed=1)
         if layout == "masked":
             a, sa = random_fp8_activations((g, mmax, k), seed=0)
