@@ -43,10 +43,17 @@ using model::kTileOverhead;
 //   wgmma descriptors were not warp-uniform to the compiler: NOTES #60) and take the
 //   dense ones since it runs at dense speed (every masked config forced on the
 //   benchmark's draws: 128x144 and 128x160 fastest where they save a round).
+// - kChunkedIssueRowBounded: masked and offset. Since the chunked loop stores a tile behind
+//   the next tile's first MMAs (NOTES #68), one group at (4096, 7168) takes 30.6 us per
+//   round of 128x160 tiles (1280 rows) against 25.2 for 128x128 (1024 rows): 1.217x for
+//   1.25x the columns, which the model with 0.95 put at 1.275x and with 0.90 at 1.21x
+//   (scripts/ab_grouped.py with fixed rows, 768..1280, NOTES #70). The dense sweep of the
+//   same build keeps 0.95 (0.92 already moves (2048, 7168, 2048) onto a slower 128x192).
 // Multicast is not modelled: in theory it halves the shared operand's L2 reads, but the
 // sweep measured multicast configs within a few percent of plain ones (tie-break below).
 constexpr double kSingleWgPenalty = 1.1;
 constexpr double kChunkedIssue = 0.95;
+constexpr double kChunkedIssueRowBounded = 0.90;
 constexpr double kChunkedIssueGrouped = 1.2;
 constexpr double kOddWidthGrouped = 1.2;
 
@@ -149,7 +156,9 @@ Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int64_
   const double load = bytes / kL2BytesPerClk;
   double block = std::max({mma, smem, load});
   if (c.block_m == 64) block *= kSingleWgPenalty;
-  if (c.layout != Layout::kContiguous) {
+  if (c.layout == Layout::kMasked || c.layout == Layout::kOffset) {
+    if (chunked) block *= kChunkedIssueRowBounded;
+  } else if (c.layout == Layout::kDense) {
     if (chunked) block *= kChunkedIssue;
   } else {
     if (chunked) block *= kChunkedIssueGrouped;
