@@ -54,6 +54,9 @@ using model::kTileOverhead;
 constexpr double kSingleWgPenalty = 1.1;
 constexpr double kChunkedIssue = 0.95;
 constexpr double kChunkedIssueRowBounded = 0.90;
+// NOTES: K (and M) from which a dense 256-row pick becomes 128 rows (select_uncached; #72).
+constexpr int64_t kLongTileK = 12288;
+constexpr int64_t kLongTileMinM = 1024;
 constexpr double kChunkedIssueGrouped = 1.2;
 constexpr double kOddWidthGrouped = 1.2;
 
@@ -204,6 +207,29 @@ Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_
     if (better) {
       best = {&kKernels1D2D[i], e.grid, e.cycles};
       best_bytes = e.bytes_per_kblock;
+    }
+  }
+  // NOTES: dense 256-row tiles promote each wave after waiting for it (no registers for a
+  // second accumulator set; the promotion costs their loop ~9%, #66), where 128x128 tiles
+  // hide it behind a second set; the 256-row tiles win back their fewer, larger epilogues
+  // only while tiles are short. Round-robin on an H200 (NOTES #72): at K = 16384 128x128
+  // 1.04-1.07x faster (M = 1024-8192; N = 4096, 7168, 24576), 1.07x at (4096, 7168, 12288);
+  // at K = 7168 level; at K <= 2048 256x128 2.5-4% faster. The model's linear per-tile
+  // overhead does not capture the crossover, so from kLongTileK a 256-row pick becomes its
+  // 128-row twin (no multicast: 128x128 with multicast A measured 1.12x slower there) where
+  // M gives the twin several rounds of tiles: at (512, 7168, 16384), one round of 256-row
+  // tiles on 112 CTAs, 256x128 stayed 5% faster.
+  if (best.kernel != nullptr && layout == Layout::kDense && best.kernel->config.block_m == 256 && k >= kLongTileK &&
+      m >= kLongTileMinM) {
+    const KernelConfig& b = best.kernel->config;
+    for (int i = 0; i < kNumKernels1D2D; ++i) {
+      const KernelConfig& c = kKernels1D2D[i].config;
+      if (c.layout == layout && c.out == out && !c.sa_row_major() && c.block_m == 128 && c.block_n == b.block_n &&
+          c.multicast == Multicast::kNone) {
+        const Estimate e = estimate(c, m, n, k, groups, num_sms);
+        best = {&kKernels1D2D[i], e.grid, e.cycles};
+        break;
+      }
     }
   }
   if (best.kernel == nullptr)
