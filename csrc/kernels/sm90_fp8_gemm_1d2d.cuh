@@ -322,8 +322,8 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     };
     // The chunked loop (144-192-wide tiles) stores a tile in the next tile's first K block,
     // behind its MMAs (start_tile); the last tile's after the loop.
-    // NOTES: measured (#67, #68): 5-6% at N = 2112 for 128x192; the 256-row and deferred loops
-    // were slower with it.
+    // NOTES: measured (#67, #68, #71): 5-9% at N = 2112 for 128x144 and 128x192; the 256-row
+    // (whole or wave by wave) and deferred loops were slower with it.
     constexpr bool kLateEpilogue = !kDeferred && kWaves == 1;
     Tile pending;
     bool has_pending = false;
