@@ -172,6 +172,24 @@ Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int64_
   return {rounds * tile, static_cast<int>(clusters * cluster), bytes};
 }
 
+// The compiled config with `k`'s layout, output and block_n, and the given block_m,
+// multicast and A-scale layout; nullptr if the grid lacks it.
+const Kernel1D2D* twin_of(const KernelConfig& k, int block_m, Multicast multicast, bool sa_row_major) {
+  for (int i = 0; i < kNumKernels1D2D; ++i) {
+    const KernelConfig& c = kKernels1D2D[i].config;
+    if (c.layout == k.layout && c.out == k.out && c.block_n == k.block_n && c.block_m == block_m &&
+        c.multicast == multicast && c.sa_row_major() == sa_row_major)
+      return &kKernels1D2D[i];
+  }
+  return nullptr;
+}
+
+// The config that differs from `k` only in reading row-major A scales, or nullptr.
+const Kernel1D2D* row_major_twin(const Kernel1D2D* k) {
+  const KernelConfig& a = k->config;
+  return twin_of(a, a.block_m, a.multicast, true);
+}
+
 Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_t groups, OutDtype out,
                           int num_sms) {
   Selection best{nullptr, 0, 0};
@@ -221,15 +239,9 @@ Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_
   // tiles on 112 CTAs, 256x128 stayed 5% faster.
   if (best.kernel != nullptr && layout == Layout::kDense && best.kernel->config.block_m == 256 && k >= kLongTileK &&
       m >= kLongTileMinM) {
-    const KernelConfig& b = best.kernel->config;
-    for (int i = 0; i < kNumKernels1D2D; ++i) {
-      const KernelConfig& c = kKernels1D2D[i].config;
-      if (c.layout == layout && c.out == out && !c.sa_row_major() && c.block_m == 128 && c.block_n == b.block_n &&
-          c.multicast == Multicast::kNone) {
-        const Estimate e = estimate(c, m, n, k, groups, num_sms);
-        best = {&kKernels1D2D[i], e.grid, e.cycles};
-        break;
-      }
+    if (const Kernel1D2D* t = twin_of(best.kernel->config, 128, Multicast::kNone, false)) {
+      const Estimate e = estimate(t->config, m, n, k, groups, num_sms);
+      best = {t, e.grid, e.cycles};
     }
   }
   if (best.kernel == nullptr)
@@ -237,18 +249,6 @@ Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_
                                  out == OutDtype::kBF16 ? "bf16" : "fp32",
                                  " (the library was built with a grid that lacks it)"));
   return best;
-}
-
-// The config that differs from `k` only in reading row-major A scales, or nullptr.
-const Kernel1D2D* row_major_twin(const Kernel1D2D* k) {
-  const KernelConfig& a = k->config;
-  for (int i = 0; i < kNumKernels1D2D; ++i) {
-    const KernelConfig& b = kKernels1D2D[i].config;
-    if (b.sa_row_major() && b.block_m == a.block_m && b.block_n == a.block_n && b.multicast == a.multicast &&
-        b.out == a.out && b.layout == a.layout)
-      return &kKernels1D2D[i];
-  }
-  return nullptr;
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ import fp8gemm  # noqa: E402
 from fp8gemm import _native  # noqa: E402
 from fp8gemm._bench_dense import _time_round_robin  # noqa: E402
 from fp8gemm._bench_grouped import _groups_of  # noqa: E402
+from fp8gemm.utils import ceil_div  # noqa: E402
 from fp8gemm.testing import contiguous_m_indices, random_fp8_activations, random_fp8_weights  # noqa: E402
 
 
@@ -43,7 +44,7 @@ def main() -> None:
         g, e, n, k = (int(x) for x in dims.split(","))
         sizes, mmax = _groups_of(layout, g, e, seed=int(seed or 0))
         if fixed:
-            sizes, mmax = [int(fixed)] * g, max(mmax, -(-int(fixed) // 16) * 16)
+            sizes, mmax = [int(fixed)] * g, max(mmax, ceil_div(int(fixed), 16) * 16)
         b, sb = random_fp8_weights(g, n, k, seed=1)
         if layout == "masked":
             a, sa = random_fp8_activations((g, mmax, k), seed=0)
