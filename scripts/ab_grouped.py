@@ -24,7 +24,7 @@ from fp8gemm import _native  # noqa: E402
 from fp8gemm._bench_dense import _time_round_robin  # noqa: E402
 from fp8gemm._bench_grouped import _groups_of  # noqa: E402
 from fp8gemm.utils import ceil_div  # noqa: E402
-from fp8gemm.testing import contiguous_m_indices, random_fp8_activations, random_fp8_weights  # noqa: E402
+from fp8gemm.testing import contiguous_m_indices, forced_swapab, random_fp8_activations, random_fp8_weights  # noqa: E402
 
 
 def main() -> None:
@@ -33,9 +33,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rep", type=int, default=10)
     ap.add_argument("--json")
+    ap.add_argument("--swap", default="", help="masked/offset: also force these swap-AB configs "
+                    "(indices of fp8gemm.swapab_kernel_grid()), as IDX or IDX/SPLIT, comma-separated")
     args = ap.parse_args()
     lib = _native.lib()
     grid = fp8gemm.kernel_grid().strip().splitlines()
+    swap_grid = fp8gemm.swapab_kernel_grid().strip().splitlines()
     rows = []
     for spec in args.shapes:
         layout, dims = spec.split(":")
@@ -73,10 +76,24 @@ def main() -> None:
 
             return run
 
+        def forced_swap(i: int, split: int):
+            def run() -> torch.Tensor:
+                lib.fp8gemm_force_kernel(-1)
+                with forced_swapab(i, split):
+                    return call()
+
+            return run
+
         cands = {"heuristic": forced(-1)}
         for i, line in enumerate(grid):
-            if f"layout={layout}" in line and "out=bf16" in line:
+            # Row-major-scale twins are served only with row-major scales: forced here they
+            # would fall back to the heuristic.
+            if f"layout={layout}" in line and "out=bf16" in line and "sa=row" not in line:
                 cands[f"cfg{i}"] = forced(i)
+        if layout != "contiguous":
+            for item in filter(None, args.swap.split(",")):
+                idx, _, split = item.partition("/")
+                cands[f"swap{idx}/{split or 0}"] = forced_swap(int(idx), int(split or 0))
         ref = forced(-1)()
         for name, fn in cands.items():
             out = fn()
@@ -91,7 +108,12 @@ def main() -> None:
         best = min(r["median_us"] for r in res.values())
         flops = 2.0 * sum(sizes) * n * k
         for name, r in sorted(res.items(), key=lambda kv: kv[1]["median_us"]):
-            label = grid[int(name[3:])] if name.startswith("cfg") else "heuristic"
+            if name.startswith("cfg"):
+                label = grid[int(name[3:])]
+            elif name.startswith("swap"):
+                label = swap_grid[int(name[4:].split("/")[0])] + f" split={name.split('/')[1]}"
+            else:
+                label = "heuristic"
             us = r["median_us"]
             rows.append({"shape": spec, "name": name, "config": label, "median_us": us, "rows": sum(sizes)})
             print(f"{spec:32s} {name:10s} {us:9.1f} us {flops / us / 1e6:7.0f} TF x{us / best:.3f}  {label}", flush=True)
