@@ -85,15 +85,18 @@ def main() -> None:
             return run
 
         cands = {"heuristic": forced(-1)}
+        labels = {"heuristic": "heuristic"}
         for i, line in enumerate(grid):
             # Row-major-scale twins are served only with row-major scales: forced here they
             # would fall back to the heuristic.
             if f"layout={layout}" in line and "out=bf16" in line and "sa=row" not in line:
-                cands[f"cfg{i}"] = forced(i)
+                cands[f"cfg{i}"], labels[f"cfg{i}"] = forced(i), line
         if layout != "contiguous":
             for item in filter(None, args.swap.split(",")):
                 idx, _, split = item.partition("/")
-                cands[f"swap{idx}/{split or 0}"] = forced_swap(int(idx), int(split or 0))
+                name = f"swap{idx}/{split or 0}"
+                cands[name] = forced_swap(int(idx), int(split or 0))
+                labels[name] = f"{swap_grid[int(idx)]} split={split or 0}"
         ref = forced(-1)()
         for name, fn in cands.items():
             out = fn()
@@ -108,12 +111,7 @@ def main() -> None:
         best = min(r["median_us"] for r in res.values())
         flops = 2.0 * sum(sizes) * n * k
         for name, r in sorted(res.items(), key=lambda kv: kv[1]["median_us"]):
-            if name.startswith("cfg"):
-                label = grid[int(name[3:])]
-            elif name.startswith("swap"):
-                label = swap_grid[int(name[4:].split("/")[0])] + f" split={name.split('/')[1]}"
-            else:
-                label = "heuristic"
+            label = labels[name]
             us = r["median_us"]
             rows.append({"shape": spec, "name": name, "config": label, "median_us": us, "rows": sum(sizes)})
             print(f"{spec:32s} {name:10s} {us:9.1f} us {flops / us / 1e6:7.0f} TF x{us / best:.3f}  {label}", flush=True)
