@@ -5,24 +5,22 @@
 The swap-AB and 1D2D decode kernels pull their weights as tiles of ROWS rows x 128 bytes
 (one 128-K block) per pipeline stage, each CTA walking its K range (or a 1/S share of it).
 This times Triton kernels that read an [N, K] byte matrix in exactly that pattern (a grid of
-N / ROWS x S programs, each loading [ROWS, KW bytes] per step over its share of K, software
-pipelined through shared memory) beside the flat grid-stride read the benchmarks use as the
-floor, after the same L2 flush, round-robin. A measurement script (benchmarks/NOTES.md #77),
+N / ROWS x S programs, each loading [ROWS, KW bytes] per step over its share of K; Triton's
+num_stages is passed, but 4 and 8 stages timed the same, so the loop was not pipelined and
+the rates measure bytes in flight per program) beside the flat grid-stride read the
+benchmarks use as the floor, after the same L2 flush, in the benchmarks' shuffled rounds. A measurement script (benchmarks/NOTES.md #77),
 not part of the library.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
-import statistics
 
 import torch
 import triton
 import triton.language as tl
 
-from fp8gemm._bench_dense import streaming_read
-from fp8gemm.testing import bench_kernel
+from fp8gemm._bench_dense import _time_round_robin, streaming_read
 
 
 @triton.jit
@@ -75,22 +73,16 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rep", type=int, default=30)
     args = ap.parse_args()
-    rng = random.Random(77)
     for label, n, k, splits in SHAPES:
         x = torch.randint(0, 255, (n, k), dtype=torch.uint8, device="cuda")
         cands = {"flat read": streaming_read(n * k)}
         for s in splits:
             for rows, kw, stages, warps in PATTERNS:
                 cands[f"S{s} {rows}r x {kw}B st{stages}"] = tile_read(x, s, rows, kw, stages, warps)
-        times = {c: [] for c in cands}
-        for _ in range(args.rounds):
-            order = list(cands)
-            rng.shuffle(order)
-            for c in order:
-                times[c].append(bench_kernel(cands[c], warmup=3, rep=args.rep)["median_us"])
+        times = _time_round_robin(cands, args.rounds, args.rep, warmup=3)
         print(f"\n{label}: {n * k / 1e6:.1f} MB")
-        for c, ts in times.items():
-            t = statistics.median(ts)
+        for c, r in times.items():
+            t = r["median_us"]
             print(f"  {c:28s} {t:8.1f} us  {n * k / t / 1e3:7.0f} GB/s")
 
 
