@@ -57,6 +57,10 @@ constexpr double kChunkedIssueRowBounded = 0.90;
 // NOTES: K (and M) from which a dense 256-row pick becomes 128 rows (select_uncached; #72).
 constexpr int64_t kLongTileK = 12288;
 constexpr int64_t kLongTileMinM = 1024;
+// NOTES: expected rows per group from which a contiguous 256-row pick becomes its 128-row
+// twin (NOTES #80: 0.935-0.938x the time at 4 x 8192 and 8 x 4096 rows, (4096, 7168);
+// 256 rows stay 3% faster at 32 x 256; between 256 and 4096 rows unmeasured).
+constexpr int64_t kContigTwinMinRows = 2048;
 constexpr double kChunkedIssueGrouped = 1.2;
 constexpr double kOddWidthGrouped = 1.2;
 
@@ -239,6 +243,17 @@ Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_
   // tiles on 112 CTAs, 256x128 stayed 5% faster.
   if (best.kernel != nullptr && layout == Layout::kDense && best.kernel->config.block_m == 256 && k >= kLongTileK &&
       m >= kLongTileMinM) {
+    if (const Kernel1D2D* t = twin_of(best.kernel->config, 128, Multicast::kNone, false)) {
+      const Estimate e = estimate(t->config, m, n, k, groups, num_sms);
+      best = {t, e.grid, e.cycles};
+    }
+  }
+  // NOTES: the contiguous layout's 256-row tiles, on groups long enough for several rounds
+  // of 128-row tiles, measured 1.07x slower than the 128x128 twin without multicast
+  // (scripts/contig_dup_check.py, duplicated candidates, round-robin, H200; #80), the same
+  // crossover as the dense rule above but already at K = 7168.
+  if (best.kernel != nullptr && layout == Layout::kContiguous && best.kernel->config.block_m == 256 &&
+      groups > 0 && m / groups >= kContigTwinMinRows) {
     if (const Kernel1D2D* t = twin_of(best.kernel->config, 128, Multicast::kNone, false)) {
       const Estimate e = estimate(t->config, m, n, k, groups, num_sms);
       best = {t, e.grid, e.cycles};
