@@ -241,19 +241,12 @@ Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_
   // 128-row twin (no multicast: 128x128 with multicast A measured 1.12x slower there) where
   // M gives the twin several rounds of tiles: at (512, 7168, 16384), one round of 256-row
   // tiles on 112 CTAs, 256x128 stayed 5% faster.
-  if (best.kernel != nullptr && layout == Layout::kDense && best.kernel->config.block_m == 256 && k >= kLongTileK &&
-      m >= kLongTileMinM) {
-    if (const Kernel1D2D* t = twin_of(best.kernel->config, 128, Multicast::kNone, false)) {
-      const Estimate e = estimate(t->config, m, n, k, groups, num_sms);
-      best = {t, e.grid, e.cycles};
-    }
-  }
-  // NOTES: the contiguous layout's 256-row tiles, on groups long enough for several rounds
-  // of 128-row tiles, measured 1.07x slower than the 128x128 twin without multicast
-  // (scripts/contig_dup_check.py, duplicated candidates, round-robin, H200; #80), the same
-  // crossover as the dense rule above but already at K = 7168.
-  if (best.kernel != nullptr && layout == Layout::kContiguous && best.kernel->config.block_m == 256 &&
-      groups > 0 && m / groups >= kContigTwinMinRows) {
+  // The contiguous layout crosses over already at K = 7168 on long groups: 256x128 measured
+  // 1.07x slower than the twin at 4 x 8192 and 8 x 4096 rows (scripts/contig_dup_check.py,
+  // duplicated candidates, round-robin, H200; #80); K < 4096 never picks 256 rows there.
+  const bool long_dense = layout == Layout::kDense && k >= kLongTileK && m >= kLongTileMinM;
+  const bool long_groups = layout == Layout::kContiguous && groups > 0 && m / groups >= kContigTwinMinRows;
+  if (best.kernel != nullptr && best.kernel->config.block_m == 256 && (long_dense || long_groups)) {
     if (const Kernel1D2D* t = twin_of(best.kernel->config, 128, Multicast::kNone, false)) {
       const Estimate e = estimate(t->config, m, n, k, groups, num_sms);
       best = {t, e.grid, e.cycles};

@@ -159,7 +159,7 @@ def _bytes_moved(m: int, n: int, k: int, out_bytes: int = 2) -> int:
 
 
 def _time_round_robin(
-    cands: dict[str, Callable[[], Any]], rounds: int, rep: int, warmup: int
+    cands: dict[str, Callable[[], Any]], rounds: int, rep: int, warmup: int, seed: int = 0
 ) -> dict[str, dict[str, Any]]:
     """Time candidates in turn for several rounds (a new order each round), pooling samples.
 
@@ -169,6 +169,8 @@ def _time_round_robin(
     candidate's predecessor when there are more candidates than rounds (measured on
     1.5 ms grouped shapes, 8 candidates, 5 rounds: the same kernel after a small relayout
     copy read 1.09-1.15x its time as the plain candidate; 0.98-1.00x once shuffled).
+    Round r's order comes from seed + r, so every run repeats the same orders; another
+    `seed` shows whether a lead is a position effect (benchmarks/NOTES.md #80).
     """
     names = list(cands)
     if not names:
@@ -176,7 +178,7 @@ def _time_round_robin(
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         order = names[:]
-        random.Random(r).shuffle(order)
+        random.Random(seed + r).shuffle(order)
         for name in order:
             samples[name] += bench_kernel(cands[name], warmup=warmup if r == 0 else 1, rep=rep)["times_us"]
     return {
