@@ -19,13 +19,23 @@ from fp8gemm.testing import contiguous_m_indices, random_fp8_activations, random
 SHAPES = [(4, 8192, 4096, 7168), (8, 4096, 4096, 7168), (4, 8192, 7168, 2048), (32, 256, 4096, 7168)]
 
 
-def config_index(grid: list[str], block_m: int, block_n: int) -> int:
-    """The bf16, canonical-scale, no-multicast contiguous config of this tile."""
+def bf16_configs(grid: list[str], block_m: int, block_n: int, layout: str = "contiguous") -> dict[str, int]:
+    """Multicast ("none", "a", "b") -> grid index of the layout's bf16, canonical-scale
+    configs of this tile (also used by contig_vs_dense.py and ncu_peers.py)."""
+    out = {}
     for i, line in enumerate(grid):
-        if ("layout=contiguous" in line and "out=bf16" in line and "sa=row" not in line
-                and f"block_m={block_m} " in line and f"block_n={block_n} " in line and "multicast=none " in line):
-            return i
-    raise SystemExit(f"no contiguous {block_m}x{block_n} config in this build's grid")
+        if (f"layout={layout} " in line and "out=bf16" in line and "sa=row" not in line
+                and f"block_m={block_m} " in line and f"block_n={block_n} " in line):
+            out[line.split("multicast=")[1].split()[0]] = i
+    return out
+
+
+def config_index(grid: list[str], block_m: int, block_n: int, layout: str = "contiguous") -> int:
+    """The bf16, canonical-scale, no-multicast config of this tile."""
+    i = bf16_configs(grid, block_m, block_n, layout).get("none")
+    if i is None:
+        raise SystemExit(f"no {layout} {block_m}x{block_n} config in this build's grid")
+    return i
 
 
 def main() -> None:

@@ -15,15 +15,7 @@ import fp8gemm  # noqa: E402
 from fp8gemm import _native  # noqa: E402
 from fp8gemm._bench_dense import _time_round_robin  # noqa: E402
 from fp8gemm.testing import contiguous_m_indices, random_fp8_activations, random_fp8_weights  # noqa: E402
-
-
-def config_index(grid: list[str], layout: str, block_m: int) -> int:
-    """The bf16, canonical-scale, no-multicast block_m x 128 config of a layout."""
-    for i, line in enumerate(grid):
-        if (f"layout={layout} " in line and "out=bf16" in line and "sa=row" not in line
-                and f"block_m={block_m} " in line and "block_n=128 " in line and "multicast=none " in line):
-            return i
-    raise SystemExit(f"no {layout} {block_m}x128 config in this build's grid")
+from contig_dup_check import config_index  # noqa: E402  (scripts/ is sys.path[0])
 
 
 def main() -> None:
@@ -49,7 +41,7 @@ def main() -> None:
         for copy in "ab":
             for layout in ("dense", "contiguous"):
                 for bm in (256, 128):
-                    cands[f"{layout[:6]}_{bm}_{copy}"] = forced(config_index(grid, layout, bm), layout == "dense")
+                    cands[f"{layout[:6]}_{bm}_{copy}"] = forced(config_index(grid, bm, 128, layout), layout == "dense")
         res = _time_round_robin(cands, rounds=8, rep=10, warmup=2, seed=2000)
         lib.fp8gemm_force_kernel(-1)
         flops = 2.0 * g * rows * n * k
