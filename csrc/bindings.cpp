@@ -99,8 +99,8 @@ __attribute__((visibility("default"))) int fp8gemm_select_config(const char* kin
         throw std::invalid_argument("fp8gemm.select_config: m, n, k, num_groups and num_sms must be positive");
       const auto sel = fp8gemm::select_wgrad(kg, m, n, k, num_groups, true, num_sms);
       const auto& c = sel.kernel->config;
-      const int vals[9] = {c.block_m, c.block_n, 128, c.stages, static_cast<int>(c.multicast), c.cluster(),
-                           c.smem_bytes, sel.grid, 0};
+      const int vals[10] = {c.block_m, c.block_n, 128, c.stages, static_cast<int>(c.multicast), c.cluster(),
+                            c.smem_bytes, sel.grid, 0, 0};
       std::memcpy(out, vals, sizeof(vals));
       return 0;
     }
@@ -133,15 +133,15 @@ __attribute__((visibility("default"))) int fp8gemm_select_config(const char* kin
                         : fp8gemm::select_swapab_grouped(layout, m, INT64_MAX, n, k, num_groups, num_sms, mem_bw_gbs);
     if (sw.kernel != nullptr) {
       const auto& c = sw.kernel->config;
-      const int vals[9] = {c.tok, c.rows(), 128, c.stages, 0, sw.split,
-                           c.smem_bytes, sw.grid_x * sw.grid_y * sw.grid_z, 1};
+      const int vals[10] = {c.tok, c.rows(), 128, c.stages, 0, sw.split,
+                            c.smem_bytes, sw.grid_x * sw.grid_y * sw.grid_z, 1, 0};
       std::memcpy(out, vals, sizeof(vals));
       return 0;
     }
     const auto sel = fp8gemm::select_1d2d(layout, m, n, k, num_groups, out_dt, num_sms);
     const auto& c = sel.kernel->config;
-    const int vals[9] = {c.block_m, c.block_n, 128, c.stages, static_cast<int>(c.multicast), c.cluster(),
-                         c.smem_bytes, sel.grid, 0};
+    const int vals[10] = {c.block_m, c.block_n, 128, c.stages, static_cast<int>(c.multicast), c.cluster(),
+                          c.smem_bytes, sel.grid, 0, c.stream_k ? 1 : 0};
     std::memcpy(out, vals, sizeof(vals));
     return 0;
   } catch (const std::exception& e) {

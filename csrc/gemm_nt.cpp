@@ -68,7 +68,7 @@ void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const 
       // the 1D2D twin reading in place.
       Launch1D2DSpec canonical = s;
       canonical.sa_row_stride = 0;
-      if (!swapab_chosen(canonical) && launch_1d2d(s)) return;
+      if (!swapab_chosen(canonical) && launch_1d2d(s, &out)) return;
       s.sa_row_stride = 0;
     }
     sa = canonical_sa(sa_in, 0, p.m, kb);
@@ -76,7 +76,7 @@ void launch_dense(const char* op, const DenseProblem& p, const Tensor& a, const 
   FP8GEMM_TRACE(2);
   s.sa = static_cast<const float*>(sa.data_ptr());
   if (launch_swapab_if_chosen(s)) return;
-  launch_1d2d(s);
+  launch_1d2d(s, &out);
 }
 
 }  // namespace

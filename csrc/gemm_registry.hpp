@@ -20,6 +20,9 @@ struct KernelConfig {
   // > 0: reads row-major [rows, Kb] A scales in place, sa_group K blocks per TMA box;
   // 0: the canonical layout.
   int sa_group;
+  // Stream-K over the last round (dense): the K blocks of the tiles that do not fill a whole
+  // round are spread over every CTA (sm90_scheduler.cuh, StreamKScheduler).
+  bool stream_k;
   bool sa_row_major() const { return sa_group > 0; }
   int cluster() const { return multicast == Multicast::kNone ? 1 : 2; }
 };

@@ -64,6 +64,8 @@ class Config:
     # A scales read in place as row-major [rows, Kb], sa_group K blocks per box (4 to 32);
     # 0: the canonical layout
     sa_group: int = 0
+    # Stream-K over the last round (dense, no cluster, block_n <= 128: the deferred loop)
+    stream_k: bool = False
 
     @property
     def out_bytes(self) -> int:
@@ -83,7 +85,8 @@ class Config:
     @property
     def name(self) -> str:
         sa = f"_sarow{self.sa_group}" if self.sa_group else ""
-        return f"{self.layout}_m{self.block_m}_n{self.block_n}_s{self.stages}_mc{self.multicast}_{self.out}{sa}"
+        sk = "_sk" if self.stream_k else ""
+        return f"{self.layout}_m{self.block_m}_n{self.block_n}_s{self.stages}_mc{self.multicast}_{self.out}{sa}{sk}"
 
     def row_major_twin(self) -> "Config":
         """The same config reading row-major scales: boxes of as many K blocks as keep the
@@ -144,7 +147,14 @@ def full_grid() -> list[Config]:
         configs.append(Config(128, 144, "none", "bf16", layout))
     # Every config once more for 1x128 scales that come row-major [rows, Kb] (what most
     # quantizers write), read in place instead of copied into the canonical layout first.
-    return configs + [c.row_major_twin() for c in configs]
+    configs += [c.row_major_twin() for c in configs]
+    # Stream-K twins of the dense tiles whose last round leaves SMs idle at long K.
+    configs += [dataclasses.replace(Config(bm, bn, "none", "bf16"), stream_k=True) for bm, bn in STREAM_K_TILES]
+    return configs
+
+
+# NOTES: the stream-K tiles (benchmarks/NOTES.md #85).
+STREAM_K_TILES = ((128, 128), (128, 96), (64, 128))
 
 
 def dev_grid() -> list[Config]:
@@ -173,7 +183,8 @@ def dev_grid() -> list[Config]:
         Config(128, 128, "a", "bf16", "contiguous"),
         Config(64, 64, "none", "bf16", "masked"),
         Config(128, 128, "a", "bf16", "offset"),
-    )]
+    )] + [dataclasses.replace(Config(128, 128, "none", "bf16"), stream_k=True),
+          dataclasses.replace(Config(64, 128, "none", "bf16"), stream_k=True)]
 
 
 # ---------------------------------------------------------------- swap-AB decode kernels
@@ -411,7 +422,7 @@ def entry_name(c: Config) -> str:
 
 def template_args(c: Config) -> str:
     return (f"{c.block_m}, {c.block_n}, {c.stages}, fp8gemm::{MC_ENUM[c.multicast]}, {OUT_TYPE[c.out]}, "
-            f"fp8gemm::{LAYOUT_ENUM[c.layout]}, {c.sa_group}")
+            f"fp8gemm::{LAYOUT_ENUM[c.layout]}, {c.sa_group}, {'true' if c.stream_k else 'false'}")
 
 
 def translation_unit(c: Config) -> str:
@@ -469,7 +480,7 @@ def registry(configs: list[Config], cubin_dir: Path) -> str:
     def row(c: Config) -> tuple[str, str, str, int, str]:
         smem = c.smem(c.stages)
         cfg = (f"{c.block_m}, {c.block_n}, {c.stages}, {MC_ENUM[c.multicast]}, {OUT_ENUM[c.out]}, {smem}, "
-               f"{LAYOUT_ENUM[c.layout]}, {c.sa_group}")
+               f"{LAYOUT_ENUM[c.layout]}, {c.sa_group}, {'true' if c.stream_k else 'false'}")
         return f"fp8_gemm_1d2d_{c.name}", entry_name(c), f"gemm_1d2d_threads({c.block_m})", smem, cfg
 
     return registry_source("1D2D", "gemm_registry.hpp", "Kernel1D2D", "kKernels1D2D", "kNumKernels1D2D",

@@ -57,6 +57,14 @@ constexpr double kChunkedIssueRowBounded = 0.90;
 // NOTES: K (and M) from which a dense 256-row pick becomes 128 rows (select_uncached; #72).
 constexpr int64_t kLongTileK = 12288;
 constexpr int64_t kLongTileMinM = 1024;
+// Stream-K (dense): a CTA's extra cost for its share of the last round (two partial tiles'
+// pipeline fill and the partial sums' trip through L2), and the estimated gain a stream-K
+// twin must show to replace the pick. NOTES: off (0: never) until it measures faster: the
+// first build ran 0.91-0.98x the time at (128 | 1024, 7168, 16384) on 128x128 tiles but
+// 1.05-1.36x elsewhere, and the model (4% predicted gain) picked it where it lost
+// (benchmarks/NOTES.md #85). The configs are compiled and tested (forced) for that work.
+constexpr double kStreamKFixupCycles = 4000;
+constexpr double kStreamKGain = 0.0;
 // NOTES: expected rows per group from which a contiguous 256-row pick becomes its 128-row
 // twin (NOTES #80: 0.935-0.938x the time at 4 x 8192 and 8 x 4096 rows, (4096, 7168);
 // 256 rows stay 3% faster at 32 x 256; between 256 and 4096 rows unmeasured).
@@ -144,6 +152,11 @@ Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int64_
     // work leave after reading the group table), and the rounds are the expected ones.
     clusters = num_sms / cluster;
     rounds = expected_rounds(c, m, blocks_n, groups, clusters);
+  } else if (c.stream_k) {
+    // Every SM gets a CTA: whole rounds of tiles, then the rest's K blocks shared out.
+    const int64_t units = blocks_m_of(c, m, groups) * blocks_n;
+    clusters = num_sms;
+    rounds = static_cast<double>(units / num_sms) + static_cast<double>(units % num_sms) / num_sms;
   } else {
     const int64_t units = units_of(blocks_m_of(c, m, groups), blocks_n, cluster);
     clusters = std::min<int64_t>(num_sms / cluster, units);
@@ -173,7 +186,8 @@ Estimate estimate(const KernelConfig& c, int64_t m, int64_t n, int64_t k, int64_
   }
   const int out_bytes = c.out == OutDtype::kBF16 ? 2 : 4;
   const double tile = num_kb * block + kTileOverhead + c.block_m * c.block_n * out_bytes / 64.0;
-  return {rounds * tile, static_cast<int>(clusters * cluster), bytes};
+  const double fixup = c.stream_k ? kStreamKFixupCycles : 0.0;
+  return {rounds * tile + fixup, static_cast<int>(clusters * cluster), bytes};
 }
 
 // The compiled config with `k`'s layout, output and block_n, and the given block_m,
@@ -182,7 +196,7 @@ const Kernel1D2D* twin_of(const KernelConfig& k, int block_m, Multicast multicas
   for (int i = 0; i < kNumKernels1D2D; ++i) {
     const KernelConfig& c = kKernels1D2D[i].config;
     if (c.layout == k.layout && c.out == k.out && c.block_n == k.block_n && c.block_m == block_m &&
-        c.multicast == multicast && c.sa_row_major() == sa_row_major)
+        c.multicast == multicast && c.sa_row_major() == sa_row_major && !c.stream_k)
       return &kKernels1D2D[i];
   }
   return nullptr;
@@ -200,7 +214,7 @@ Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_
   double best_bytes = 0;
   for (int i = 0; i < kNumKernels1D2D; ++i) {
     const KernelConfig& c = kKernels1D2D[i].config;
-    if (c.out != out || c.layout != layout || c.sa_row_major()) continue;
+    if (c.out != out || c.layout != layout || c.sa_row_major() || c.stream_k) continue;
     const int64_t blocks_m = blocks_m_of(c, m, groups), blocks_n = ceil_div(n, c.block_n);
     if (!multicast_legal(c, blocks_m, blocks_n, num_sms)) continue;
     // NOTES: contiguous groups with K < 4096: each 256-row tile streams a new group's
@@ -252,6 +266,19 @@ Selection select_uncached(Layout layout, int64_t m, int64_t n, int64_t k, int64_
       best = {t, e.grid, e.cycles};
     }
   }
+  // Stream-K: the pick's twin where the last round of tiles leaves enough SMs idle. Not in
+  // batch-invariant mode: the K split (hence the sums' rounding) depends on M.
+  if (best.kernel != nullptr && layout == Layout::kDense && !batch_invariant()) {
+    const KernelConfig& b = best.kernel->config;
+    for (int i = 0; i < kNumKernels1D2D; ++i) {
+      const KernelConfig& c = kKernels1D2D[i].config;
+      if (c.stream_k && c.out == b.out && c.block_m == b.block_m && c.block_n == b.block_n && b.multicast == Multicast::kNone) {
+        const Estimate e = estimate(c, m, n, k, groups, num_sms);
+        if (e.cycles < best.est_cycles * kStreamKGain) best = {&kKernels1D2D[i], e.grid, e.cycles};
+        break;
+      }
+    }
+  }
   if (best.kernel == nullptr)
     throw std::runtime_error(cat("fp8gemm: no compiled kernel for layout ", layout_name(layout), " with output ",
                                  out == OutDtype::kBF16 ? "bf16" : "fp32",
@@ -270,7 +297,8 @@ std::string describe(const KernelConfig& c) {
   static const char* mc[] = {"none", "a", "b"};
   return cat("layout=", layout_name(c.layout), " block_m=", c.block_m, " block_n=", c.block_n, " stages=", c.stages,
              " multicast=", mc[static_cast<int>(c.multicast)], " out=", c.out == OutDtype::kBF16 ? "bf16" : "fp32",
-             " smem=", c.smem_bytes, c.sa_row_major() ? cat(" sa=row sa_group=", c.sa_group) : std::string());
+             " smem=", c.smem_bytes, c.sa_row_major() ? cat(" sa=row sa_group=", c.sa_group) : std::string(),
+             c.stream_k ? " stream_k=1" : "");
 }
 
 namespace {
@@ -309,7 +337,10 @@ Selection select_1d2d(Layout layout, int64_t m, int64_t n, int64_t k, int64_t gr
   Selection s = select_uncached(layout, m, n, k, groups, out, num_sms);
   // Row-major scales: the same tile, ring depth and grid with the in-place scale reader
   // (gen_kernels.py sizes its scale boxes to keep the ring); the build may lack it.
-  if (sa_row_major) s.kernel = row_major_twin(s.kernel);
+  if (sa_row_major && s.kernel != nullptr) {
+    s.kernel = row_major_twin(s.kernel);  // never stream-K: its grid is the twin's own
+    if (s.kernel != nullptr) s.grid = estimate(s.kernel->config, m, n, k, groups, num_sms).grid;
+  }
   std::unique_lock<std::shared_mutex> lock(mutex);
   if (cache.size() > 4096) cache.clear();  // bound memory for workloads with endless shapes
   if (cache.emplace(key, s).second && print_configs() && s.kernel != nullptr) {

@@ -229,7 +229,7 @@ GemmArgs gemm_args(const Launch1D2DSpec& s) {
   return args;
 }
 
-bool launch_1d2d(Launch1D2DSpec& s) {
+bool launch_1d2d(Launch1D2DSpec& s, const Tensor* like) {
   const bool sa_row_major = s.sa_row_stride > 0;
   const int64_t kb = ceil_div64(s.k, 128);
   const int sms = usable_sms(s.device);
@@ -289,6 +289,22 @@ bool launch_1d2d(Launch1D2DSpec& s) {
       chunk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : (chunk == 64 ? CU_TENSOR_MAP_SWIZZLE_64B : CU_TENSOR_MAP_SWIZZLE_32B);
   tmap_d = make_tma_2d(s.d, s.out == OutDtype::kBF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT32,
                        s.d_rows, s.n, s.n * out_bytes, 64, chunk / out_bytes, d_swizzle);
+  // Stream-K: the fix-up workspace (a flag per CTA and math warpgroup, zeroed in stream
+  // order before the launch, then a partial-sum slot per CTA), from torch's allocator on the
+  // current stream, so graph capture and stream reuse stay torch's business.
+  std::optional<Tensor> workspace;
+  if (c.stream_k) {
+    FP8GEMM_CHECK(like != nullptr, "fp8gemm.", s.op, ": internal error: no tensor to allocate the workspace like");
+    const int64_t tiles = ceil_div64(s.args.m, c.block_m) * ceil_div64(s.n, c.block_n);
+    const int64_t flags = ceil_div64(static_cast<int64_t>(sel.grid) * gemm_1d2d_math_warpgroups(c.block_m), 64) * 64;
+    workspace = torch::stable::new_empty(*like, {flags + static_cast<int64_t>(sel.grid) * c.block_m * c.block_n},
+                                         ScalarType::Float);
+    Tensor flag_view = torch::stable::narrow(*workspace, 0, 0, flags);
+    torch::stable::zero_(flag_view);
+    args.sk_dp_tiles = static_cast<int>(tiles / sel.grid * sel.grid);
+    args.sk_flags = static_cast<unsigned*>(workspace->data_ptr());
+    args.sk_partials = static_cast<float*>(workspace->data_ptr()) + flags;
+  }
   FP8GEMM_TRACE(5);
   const CUstream stream = current_stream(s.device);
   FP8GEMM_TRACE(6);

@@ -104,7 +104,9 @@ struct Launch1D2DSpec {
 };
 // Returns false, launching nothing, only for row-major scales when this build has no
 // row-major twin of the chosen config: the caller then copies them into the canonical layout.
-bool launch_1d2d(Launch1D2DSpec& s);
+// like: a tensor on the device (the output) that a stream-K config's workspace is allocated
+// like (the dense op passes its output; only dense configs are stream-K).
+bool launch_1d2d(Launch1D2DSpec& s, const Tensor* like = nullptr);
 // The kernel arguments both kernel families take from a spec: s.args plus its sizes and D.
 GemmArgs gemm_args(const Launch1D2DSpec& s);
 

@@ -86,6 +86,90 @@ def test_every_dense_config(config: tuple[int, str]) -> None:
     _check_close(out, reference_gemm_nt(*_args(p)))
 
 
+# ---------------------------------------------------------------- stream-K
+
+
+def _stream_k_config_ids() -> list[tuple[int, str]]:
+    return [c for c in _dense_config_ids() if "stream_k=1" in c[1]]
+
+
+def _tiles_shape(bm: int, bn: int, tiles_m: int, tiles_n: int, k: int) -> tuple[int, int, int]:
+    """A shape of tiles_m x tiles_n tiles, the last row and column of tiles cut short."""
+    return tiles_m * bm - 24, tiles_n * bn - 8, k
+
+
+# (tiles along M, along N, K, SMs; 0: the device's): a round plus a sliver, plus most of a
+# round (a CTA's range then spans the end of one tile and the start of the next), fewer
+# tiles than SMs at long K (a tile split over several CTAs), exact rounds (no stream-K work
+# on 132 SMs), 3 tiles on a 16-SM grid (set_num_sms), and one tile's 5 K blocks left over
+# for 24 CTAs (most get no range).
+_STREAM_K_CASES = [(12, 12, 2000, 0), (16, 16, 1040, 0), (4, 7, 7168, 0), (12, 11, 1024, 0), (3, 1, 4096, 16),
+                   (5, 5, 640, 24)]
+
+
+@pytest.mark.parametrize("case", _STREAM_K_CASES, ids=lambda c: "x".join(map(str, c)))
+@pytest.mark.parametrize("config", _stream_k_config_ids(), ids=lambda c: c[1].replace(" ", ","))
+def test_stream_k_configs(config: tuple[int, str], case: tuple[int, int, int, int]) -> None:
+    """Each stream-K config, forced, where its last round is split by K over the grid: right
+    against float64 with the output poisoned, and bitwise equal from call to call (the
+    partial sums are added in a fixed order)."""
+    from fp8gemm import _native
+
+    idx, desc = config
+    bm = int(desc.split("block_m=")[1].split()[0])
+    bn = int(desc.split("block_n=")[1].split()[0])
+    tiles_m, tiles_n, k, sms = case
+    shape = _tiles_shape(bm, bn, tiles_m, tiles_n, k)
+    p = _problem(shape, salt=idx)
+    outs = []
+    lib = _native.lib()
+    if sms:
+        fp8gemm.set_num_sms(sms)
+    lib.fp8gemm_force_kernel(idx)
+    try:
+        for _ in range(2):
+            out = torch.full(shape[:2], float("nan"), dtype=torch.bfloat16, device="cuda")
+            fp8gemm.gemm_nt_out(*_args(p), out)
+            outs.append(out)
+    finally:
+        lib.fp8gemm_force_kernel(-1)
+        if sms:
+            fp8gemm.set_num_sms(None)
+    _check_close(outs[0], reference_gemm_nt(*_args(p)))
+    assert torch.equal(outs[0], outs[1]), "stream-K results differ between two calls"
+
+
+def test_stream_k_graph_captured() -> None:
+    """A stream-K config (forced while capturing: the choice is made on the host) in a CUDA
+    graph replays right on new data: its workspace comes from the graph's pool and its flags
+    are zeroed by a node of the graph. (1024, 7168, 16384): the last of 4 rounds 39% full."""
+    from fp8gemm import _native
+
+    ids = [i for i, d in _stream_k_config_ids() if "block_m=128 block_n=128 " in d]
+    if not ids:
+        pytest.skip("this build has no 128x128 stream-K config")
+    shape = (1024, 7168, 16384)
+    first, second = _problem(shape, salt=5), _problem(shape, salt=6)
+    a, sa, b, sb = (_clone(t) for t in _args(first))
+    lib = _native.lib()
+    lib.fp8gemm_force_kernel(ids[0])
+    try:
+        out = fp8gemm.gemm_nt(a, sa, b, sb)
+        _check_close(out, reference_gemm_nt(*_args(first)))
+        warm_up_outside_capture(lambda: fp8gemm.gemm_nt(a, sa, b, sb))
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_out = fp8gemm.gemm_nt(a, sa, b, sb)
+    finally:
+        lib.fp8gemm_force_kernel(-1)
+    for dst, src in zip((a, sa, b, sb), _args(second)):
+        dst.copy_(src)
+    static_out.fill_(float("nan"))
+    graph.replay()
+    torch.cuda.synchronize()
+    _check_close(static_out, reference_gemm_nt(*_args(second)))
+
+
 @pytest.mark.parametrize("shape", GEMM_SHAPES, ids=shape_id)
 def test_gemm_nt_fp32(shape: tuple[int, int, int]) -> None:
     p = _problem(shape)

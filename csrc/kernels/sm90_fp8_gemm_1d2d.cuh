@@ -35,7 +35,7 @@ namespace fp8gemm::sm90 {
 // into a slot of a small ring with barriers of its own (sm90_gemm_layout.hpp), and the math
 // threads pick column kb % kSaGroup. 0: the canonical layout, a column box per stage.
 template <int kBlockM, int kBlockN, int kStages, Multicast kMulticast, typename OutT, Layout kLayout,
-          int kSaGroup = 0>
+          int kSaGroup = 0, bool kStreamK = false>
 __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, const CUtensorMap& tmap_b,
                                                    const CUtensorMap& tmap_sa, const CUtensorMap& tmap_d,
                                                    const GemmArgs& args) {
@@ -84,6 +84,8 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
   // NOTES: measured (#25): the deferred loop beats wait-then-promote by 8-15% at 128x128;
   // for block_n > 128 the two-chunk loop and wait-then-promote are within +-3%.
   constexpr bool kDeferred = kWaves == 1 && kBlockN <= 128;
+  static_assert(!kStreamK || (kLayout == Layout::kDense && kMulticast == Multicast::kNone && kDeferred && kSaGroup == 0),
+                "stream-K: dense, no cluster, the deferred loop, canonical A scales");
   // NOTES: accumulator sets in flight in the deferred loop: as many as the registers hold
   // beside the promoted sum (fin) and ~56 for addresses and scales, at most 4. Measured on
   // narrow decode tiles: up to 8% faster, nothing slower (benchmarks/NOTES.md #21).
@@ -101,6 +103,8 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
   // driver's reserved 1 KB); the 128-byte swizzle needs that. A base known at compile
   // time keeps every shared-memory address a constant offset: a runtime re-alignment
   // pad was recomputed inside the main loop (NOTES #24). Checked once below.
+  FP8GEMM_TRACE(const uint64_t trace_t0 = trace_clock(); uint64_t trace_t1 = 0, trace_first = 0, trace_second = 0, trace_last = 0;
+                int trace_tiles = 0;)
   extern __shared__ __align__(1024) uint8_t smem_raw[];
   uint8_t* smem = smem_raw;
   uint8_t* smem_a = smem + kSmem.a_offset;
@@ -154,7 +158,10 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     __syncthreads();
   }
 
-  Scheduler<kBlockM, kBlockN, kMulticast, kLayout> sched(args, rank, group_table);
+  using Sched = std::conditional_t<kStreamK, StreamKScheduler<kBlockM, kBlockN>, Scheduler<kBlockM, kBlockN, kMulticast, kLayout>>;
+  using TileT = std::conditional_t<kStreamK, SkTile, Tile>;
+  Sched sched(args, rank, group_table);
+  FP8GEMM_TRACE(trace_t1 = trace_clock();)
 
   if (warpgroup == kMathWG) {
     // ------------------------------------------------------------ producer
@@ -164,11 +171,16 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
       uint32_t phase = 0;
       int sa_slot = 0;  // row-major scale ring
       uint32_t sa_phase = 0;
-      Tile t;
+      TileT t;
       for (int i = 0; sched.tile(i, t); ++i) {
         if (t.skip) continue;
         const int b_row = t.group * n + t.n_base;
-        for (int kb = 0; kb < num_kb; ++kb) {
+        int kb_begin = 0, kb_end = num_kb;
+        if constexpr (kStreamK) {
+          kb_begin = t.kb_begin;
+          kb_end = t.kb_end;
+        }
+        for (int kb = kb_begin; kb < kb_end; ++kb) {
           if constexpr (kSaRowMajor) {
             // Row-major A scales: the tile's rows (of A's row space) x columns kb ..
             // kb + kSaGroup - 1 (past Kb zero), once per group of K blocks; or (sa_pitch > 0,
@@ -316,6 +328,35 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
         }
       }
     };
+    // Stream-K fix-up: a partial sum goes through the workspace slot of the CTA that computed
+    // it, each thread's floats as float4s 128 threads apart (coalesced), with one flag per
+    // slot and warpgroup; the CTA that stores the tile adds the slots in CTA order.
+    auto sk_slot_ptr = [&](int slot) {
+      return reinterpret_cast<float4*>(args.sk_partials) +
+             (static_cast<int64_t>(slot) * kMathWG + warpgroup) * (kBlockN / 8) * 128 + threadIdx.x % 128;
+    };
+    auto sk_store_partial = [&](int slot) {
+      float4* dst = sk_slot_ptr(slot);
+#pragma unroll
+      for (int j = 0; j < kBlockN / 8; ++j)
+        __stcg(dst + j * 128, make_float4(fin[4 * j], fin[4 * j + 1], fin[4 * j + 2], fin[4 * j + 3]));
+      __threadfence();
+      named_barrier_sync(1 + warpgroup, 128);
+      if (wg_leader) flag_release(args.sk_flags + slot * kMathWG + warpgroup);
+    };
+    auto sk_add_partial = [&](int slot) {
+      if (wg_leader) flag_wait(args.sk_flags + slot * kMathWG + warpgroup);
+      named_barrier_sync(1 + warpgroup, 128);
+      const float4* src = sk_slot_ptr(slot);
+#pragma unroll
+      for (int j = 0; j < kBlockN / 8; ++j) {
+        const float4 v = __ldcg(src + j * 128);
+        fin[4 * j] += v.x;
+        fin[4 * j + 1] += v.y;
+        fin[4 * j + 2] += v.z;
+        fin[4 * j + 3] += v.w;
+      }
+    };
     auto zero_fin = [&] {
 #pragma unroll
       for (int j = 0; j < kWaves * kBlockN / 2; ++j) fin[j] = 0.0f;
@@ -325,7 +366,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     // NOTES: measured (#67, #68, #71): 5-9% at N = 2112 for 128x144 and 128x192; the 256-row
     // (whole or wave by wave) and deferred loops were slower with it.
     constexpr bool kLateEpilogue = !kDeferred && kWaves == 1;
-    Tile pending;
+    TileT pending;
     bool has_pending = false;
     auto start_tile = [&] {
       if (has_pending) epilogue(pending);
@@ -333,9 +374,16 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     };
     int stage = 0;
     uint32_t phase = 0;
-    Tile t;
+    TileT t;
     for (int i = 0; sched.tile(i, t); ++i) {
       if (t.skip) continue;
+      FP8GEMM_TRACE(if (threadIdx.x == 0) {
+        const uint64_t now = trace_clock() - trace_t0;
+        if (trace_tiles == 0) trace_first = now;
+        if (trace_tiles == 1) trace_second = now;
+        trace_last = now;
+        ++trace_tiles;
+      })
       const int n_base = t.n_base;
       const float* sa_row0 = sa_thread + (kSaRowMajor ? 0 : t.sa_row % sa_align(kLayout));
       // Row-major scales: the K block whose scales are read next. Its group's box is waited
@@ -365,7 +413,13 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
       const float* sb_ptr0 = sb_group + static_cast<int64_t>(sb_row0) * args.sb_stride_n;
       const float* sb_ptr1 = sb_group + static_cast<int64_t>(min(sb_row0 + 1, args.sb_rows - 1)) * args.sb_stride_n;
       const int64_t sb_step = args.sb_stride_k;
-      int sb_left = num_kb;
+      int tile_kb = num_kb;  // the tile's K blocks (stream-K: its range's, from kb_begin)
+      if constexpr (kStreamK) {
+        tile_kb = t.kb_end - t.kb_begin;
+        sb_ptr0 += t.kb_begin * sb_step;
+        sb_ptr1 += t.kb_begin * sb_step;
+      }
+      int sb_left = tile_kb;
       // Weight scales two K blocks ahead (an L2 round trip outlasts one block's MMAs):
       // next_sb() returns the scales of the next block to issue and loads two further.
       // The pointers walk K; past the last block they stay (the values are then unused).
@@ -493,7 +547,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
             };
             deferred_pipeline<kDepth>(num_kb, load_issue, retire, read_sa);
           } else {
-            deferred_pipeline<kDepth>(num_kb, load_issue, retire);
+            deferred_pipeline<kDepth>(tile_kb, load_issue, retire);
           }
         } else if constexpr (kWaves == 1) {
           // The tile's N as two MMA chunks with one commit group each: chunk 0 is promoted
@@ -582,6 +636,15 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
         pending = t;
         has_pending = true;
       } else {
+        if constexpr (kStreamK) {
+          if (t.sk_slot >= 0) {  // the rest of K of another CTA's tile
+            sk_store_partial(t.sk_slot);
+            continue;
+          }
+          for (int c = t.sk_first; c <= t.sk_last; ++c) {
+            if (sched.has_range(c)) sk_add_partial(c);
+          }
+        }
         epilogue(t);
       }
     }
@@ -589,6 +652,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
       if (has_pending) epilogue(pending);
     }
     if (wg_leader) tma_store_wait_all();
+    FP8GEMM_TRACE(if (threadIdx.x == 0) trace_print(trace_t0, trace_t1 - trace_t0, trace_first, trace_second, trace_last, trace_tiles);)
   }
 
   // No CTA may leave while its peer can still arrive on its barriers. The .aligned cluster

@@ -69,6 +69,12 @@ struct GemmArgs {
   // whole rows, through a tensor map that sees the scales as 128-byte lines (fewer TMA
   // requests than one per row when the rows are shorter than a line).
   int sa_pitch;
+  // Stream-K configs (dense): the tiles of the whole rounds (a multiple of the grid) and the
+  // fix-up workspace: a flag per CTA and math warpgroup (zero at launch), then a slot of
+  // block_m x block_n floats per CTA for its partial sum (sm90_scheduler.cuh, StreamKScheduler).
+  int sk_dp_tiles;
+  unsigned* sk_flags;
+  float* sk_partials;
 };
 
 constexpr int kBlockK = 128;

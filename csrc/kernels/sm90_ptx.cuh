@@ -312,4 +312,62 @@ __device__ __forceinline__ uint64_t make_smem_desc_sw128(const void* tile) {
   return desc;
 }
 
+// ---------------------------------------------------------------- flags in global memory
+// A flag set once its writer's stores (ordered before it by a fence and a barrier) are
+// visible at GPU scope, and the wait for it (stream-K fix-up).
+__device__ __forceinline__ void flag_release(unsigned* flag) {
+  asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(flag), "r"(1u) : "memory");
+}
+__device__ __forceinline__ void flag_wait(const unsigned* flag) {
+  unsigned v;
+  do {
+    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(flag) : "memory");
+  } while (v == 0);
+}
+
+// ---------------------------------------------------------------- CTA timeline trace
+// Measurement builds only (cmake -DFP8GEMM_CTA_TRACE=ON): each CTA prints when it started,
+// when its barriers were ready, when each of its tiles began and when it finished, on the
+// global nanosecond timer (scripts/cta_trace.py reads it). Compiled out otherwise.
+#ifdef FP8GEMM_CTA_TRACE
+__device__ __forceinline__ uint64_t trace_clock() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %globaltimer;" : "=l"(t));
+  return t;
+}
+__device__ __forceinline__ uint32_t trace_smid() {
+  uint32_t id;
+  asm volatile("mov.u32 %0, %smid;" : "=r"(id));
+  return id;
+}
+// A device printf costs ~0.3 ms while 132 CTAs print and slows every CTA still running, so
+// each CTA keeps four timestamps in registers and prints them only once every CTA of the grid
+// has taken its last one (a grid barrier on two counters of this module; the persistent grid
+// is co-resident). Times are nanoseconds after the CTA's start t0.
+__device__ unsigned int g_trace_arrived;
+__device__ volatile unsigned int g_trace_generation;
+__device__ __noinline__ void trace_print(uint64_t t0, uint64_t ready, uint64_t first, uint64_t second, uint64_t last,
+                                         int tiles) {
+  const uint64_t end = trace_clock() - t0;
+  const unsigned int total = gridDim.x * gridDim.y * gridDim.z;
+  const unsigned int gen = g_trace_generation;
+  __threadfence();
+  if (atomicAdd(&g_trace_arrived, 1) == total - 1) {
+    g_trace_arrived = 0;
+    __threadfence();
+    g_trace_generation = gen + 1;
+  } else {
+    while (g_trace_generation == gen) {
+    }
+  }
+  printf("FP8TR %d %u %llu %llu %llu %llu %llu %llu %d\n", blockIdx.x, trace_smid(), static_cast<unsigned long long>(t0),
+         static_cast<unsigned long long>(ready), static_cast<unsigned long long>(first),
+         static_cast<unsigned long long>(second), static_cast<unsigned long long>(last),
+         static_cast<unsigned long long>(end), tiles);
+}
+#define FP8GEMM_TRACE(...) __VA_ARGS__
+#else
+#define FP8GEMM_TRACE(...)
+#endif
+
 }  // namespace fp8gemm::sm90

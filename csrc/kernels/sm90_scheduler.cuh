@@ -189,6 +189,95 @@ struct GroupedScheduler {
 
 
 // The scheduler of a layout.
+// A tile of the stream-K scheduler: a K range of one output tile and its part in the fix-up.
+struct SkTile : Tile {
+  int kb_begin, kb_end;  // the K blocks this CTA computes
+  int sk_slot;           // >= 0: a partial sum (the range starts past K block 0): written to
+                         // this CTA's workspace slot, not stored
+  int sk_first, sk_last; // the range starts at K block 0 and ends early: the partials of the
+                         // CTAs sk_first..sk_last with a range (has_range: the rest of K)
+                         // are added before the store
+};
+
+// Stream-K over the last round (dense layout, no cluster; GemmArgs::sk_*). The first
+// sk_dp_tiles tiles (whole rounds of the grid) go out as FlatScheduler hands them out. The K
+// blocks of the R tiles left, R x Kb of them in tile-major order, are cut into gridDim.x
+// contiguous ranges, one per CTA, taken after its whole tiles: with R < gridDim.x a range is
+// shorter than a tile, so it holds the end of one tile and perhaps the start of the next.
+// The CTA whose range holds a tile's K block 0 stores the tile: that piece ends its range, so
+// the CTAs after it, whose ranges start with the rest of that tile, have written their
+// partials by then. A CTA only ever waits for higher-numbered CTAs, whose own waits go higher
+// still: no cycle. Partials are added in CTA order: the result is deterministic.
+// NOTES: benchmarks/NOTES.md #85 (the last round's idle SMs are the only idle time in a call).
+template <int kBlockM, int kBlockN>
+struct StreamKScheduler {
+  int m, units_m, units_n, dp_rounds, dp_tiles, num_kb, cta, ctas;
+  int64_t sk_work, lo, hi;
+
+  __device__ __forceinline__ StreamKScheduler(const GemmArgs& a, uint32_t, const int*) {
+    m = a.m;
+    units_m = (a.m + kBlockM - 1) / kBlockM;
+    units_n = (a.n + kBlockN - 1) / kBlockN;
+    num_kb = (a.k + kBlockK - 1) / kBlockK;
+    cta = blockIdx.x;
+    ctas = gridDim.x;
+    const int units = units_m * units_n;
+    // The host's value, clamped: whole rounds, at most every tile.
+    dp_tiles = min(max(a.sk_dp_tiles, 0) / ctas * ctas, units / ctas * ctas);
+    dp_rounds = dp_tiles / ctas;
+    sk_work = static_cast<int64_t>(units - dp_tiles) * num_kb;
+    lo = sk_work * cta / ctas;
+    hi = sk_work * (cta + 1) / ctas;
+  }
+  // The CTA whose range holds K block x of the stream-K work; whether CTA c has a range (with
+  // fewer K blocks than CTAs some have none, and write no partial).
+  __device__ __forceinline__ int owner(int64_t x) const { return static_cast<int>(((x + 1) * ctas - 1) / sk_work); }
+  __device__ __forceinline__ bool has_range(int c) const { return sk_work * c / ctas < sk_work * (c + 1) / ctas; }
+
+  __device__ __forceinline__ bool tile(int i, SkTile& t) const {
+    int unit;
+    t.kb_begin = 0;
+    t.kb_end = num_kb;
+    t.sk_slot = -1;
+    t.sk_first = 0;
+    t.sk_last = -1;
+    if (i < dp_rounds) {
+      unit = cta + i * ctas;
+    } else {
+      const int piece = i - dp_rounds;
+      if (piece > 1 || lo >= hi) return false;
+      int64_t tau = lo / num_kb;
+      int64_t begin = lo - tau * num_kb;
+      if (piece == 1) {
+        ++tau;
+        begin = 0;
+        if (tau * num_kb >= hi) return false;
+      }
+      const int64_t end = min(static_cast<int64_t>(num_kb), hi - tau * num_kb);
+      t.kb_begin = static_cast<int>(begin);
+      t.kb_end = static_cast<int>(end);
+      if (begin > 0) {
+        t.sk_slot = cta;
+      } else if (end < num_kb) {
+        t.sk_first = owner(tau * num_kb + end);
+        t.sk_last = owner(tau * num_kb + num_kb - 1);
+      }
+      unit = dp_tiles + static_cast<int>(tau);
+    }
+    int um, un;
+    raster<kRasterGroupM>(unit, units_m, units_n, um, un);
+    t.n_base = un * kBlockN;
+    t.a_row = um * kBlockM;
+    t.row_begin = t.a_row;
+    t.row_end = m;
+    t.sa_row = t.a_row;
+    t.sa_kb0 = 0;
+    t.group = 0;
+    t.skip = false;
+    return true;
+  }
+};
+
 template <int kBlockM, int kBlockN, Multicast kMulticast, Layout kLayout>
 using Scheduler = std::conditional_t<layout_has_group_table(kLayout),
                                      GroupedScheduler<kBlockM, kBlockN, kMulticast, kLayout>,

@@ -273,7 +273,8 @@ def select_config(
     the K (tokens) of the dense op or the expected K per group (num_groups = G); their
     output is always float32 (out_dtype is ignored).
     Returns a dict: block_m, block_n, block_k, stages, multicast ("none" | "a" | "b"),
-    cluster, smem_bytes, grid (CTAs launched), swap_ab. With swap_ab (gemm_nt at decode-sized
+    cluster, smem_bytes, grid (CTAs launched), swap_ab, stream_k (the last round of tiles
+    shared out over every SM by K ranges, partial sums added through a workspace). With swap_ab (gemm_nt at decode-sized
     M, see `set_swap_ab`) block_m is the token tile, block_n the weight rows per CTA and
     cluster the number of CTAs that split K.
     num_sms and mem_bandwidth_gbs describe the device; the defaults are an H100 SXM's (132 SMs,
@@ -283,7 +284,7 @@ def select_config(
     """
     import ctypes
 
-    vals = (ctypes.c_int * 9)()
+    vals = (ctypes.c_int * 10)()
     lib = _native.lib()
     rc = lib.fp8gemm_select_config(
         kind.encode(), int(m), int(n), int(k), int(num_groups), int(num_sms), int(out_dtype == torch.float32),
@@ -291,10 +292,12 @@ def select_config(
     )
     if rc != 0:
         raise ValueError(lib.fp8gemm_last_error().decode())
-    keys = ("block_m", "block_n", "block_k", "stages", "multicast", "cluster", "smem_bytes", "grid", "swap_ab")
+    keys = ("block_m", "block_n", "block_k", "stages", "multicast", "cluster", "smem_bytes", "grid", "swap_ab",
+            "stream_k")
     cfg: Dict[str, Any] = dict(zip(keys, list(vals)))
     cfg["multicast"] = _MULTICAST[cfg["multicast"]]
     cfg["swap_ab"] = bool(cfg["swap_ab"])
+    cfg["stream_k"] = bool(cfg["stream_k"])
     return cfg
 
 
