@@ -103,7 +103,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
   // driver's reserved 1 KB); the 128-byte swizzle needs that. A base known at compile
   // time keeps every shared-memory address a constant offset: a runtime re-alignment
   // pad was recomputed inside the main loop (NOTES #24). Checked once below.
-  FP8GEMM_TRACE(const uint64_t trace_t0 = trace_clock(); uint64_t trace_t1 = 0, trace_first = 0, trace_second = 0, trace_last = 0;
+  FP8GEMM_CTA_TRACE_CODE(const uint64_t trace_t0 = trace_clock(); uint64_t trace_t1 = 0, trace_first = 0, trace_second = 0, trace_last = 0;
                 int trace_tiles = 0;)
   extern __shared__ __align__(1024) uint8_t smem_raw[];
   uint8_t* smem = smem_raw;
@@ -161,7 +161,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
   using Sched = std::conditional_t<kStreamK, StreamKScheduler<kBlockM, kBlockN>, Scheduler<kBlockM, kBlockN, kMulticast, kLayout>>;
   using TileT = std::conditional_t<kStreamK, SkTile, Tile>;
   Sched sched(args, rank, group_table);
-  FP8GEMM_TRACE(trace_t1 = trace_clock();)
+  FP8GEMM_CTA_TRACE_CODE(trace_t1 = trace_clock();)
 
   if (warpgroup == kMathWG) {
     // ------------------------------------------------------------ producer
@@ -377,7 +377,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
     TileT t;
     for (int i = 0; sched.tile(i, t); ++i) {
       if (t.skip) continue;
-      FP8GEMM_TRACE(if (threadIdx.x == 0) {
+      FP8GEMM_CTA_TRACE_CODE(if (threadIdx.x == 0) {
         const uint64_t now = trace_clock() - trace_t0;
         if (trace_tiles == 0) trace_first = now;
         if (trace_tiles == 1) trace_second = now;
@@ -652,7 +652,7 @@ __device__ __forceinline__ void fp8_gemm_1d2d_body(const CUtensorMap& tmap_a, co
       if (has_pending) epilogue(pending);
     }
     if (wg_leader) tma_store_wait_all();
-    FP8GEMM_TRACE(if (threadIdx.x == 0) trace_print(trace_t0, trace_t1 - trace_t0, trace_first, trace_second, trace_last, trace_tiles);)
+    FP8GEMM_CTA_TRACE_CODE(if (threadIdx.x == 0) trace_print(trace_t0, trace_t1 - trace_t0, trace_first, trace_second, trace_last, trace_tiles);)
   }
 
   // No CTA may leave while its peer can still arrive on its barriers. The .aligned cluster

@@ -365,9 +365,9 @@ __device__ __noinline__ void trace_print(uint64_t t0, uint64_t ready, uint64_t f
          static_cast<unsigned long long>(second), static_cast<unsigned long long>(last),
          static_cast<unsigned long long>(end), tiles);
 }
-#define FP8GEMM_TRACE(...) __VA_ARGS__
+#define FP8GEMM_CTA_TRACE_CODE(...) __VA_ARGS__
 #else
-#define FP8GEMM_TRACE(...)
+#define FP8GEMM_CTA_TRACE_CODE(...)
 #endif
 
 }  // namespace fp8gemm::sm90
