@@ -42,6 +42,18 @@ def _check_close(out: torch.Tensor, ref: torch.Tensor) -> None:
     assert diff < MAX_DIFF, f"calc_diff = {diff:.3e} >= {MAX_DIFF}"
 
 
+def _replay_on_new_inputs(graph: torch.cuda.CUDAGraph, static_out: torch.Tensor, inputs: tuple[torch.Tensor, ...],
+                          new: dict[str, torch.Tensor]) -> None:
+    """Copies the problem `new` into the captured inputs, poisons the captured output, replays
+    the graph and checks the output against the float64 reference on `new`."""
+    for dst, src in zip(inputs, _args(new)):
+        dst.copy_(src)
+    static_out.fill_(float("nan"))
+    graph.replay()
+    torch.cuda.synchronize()
+    _check_close(static_out, reference_gemm_nt(*_args(new)))
+
+
 # ---------------------------------------------------------------- correctness
 
 
@@ -162,12 +174,7 @@ def test_stream_k_graph_captured() -> None:
             static_out = fp8gemm.gemm_nt(a, sa, b, sb)
     finally:
         lib.fp8gemm_force_kernel(-1)
-    for dst, src in zip((a, sa, b, sb), _args(second)):
-        dst.copy_(src)
-    static_out.fill_(float("nan"))
-    graph.replay()
-    torch.cuda.synchronize()
-    _check_close(static_out, reference_gemm_nt(*_args(second)))
+    _replay_on_new_inputs(graph, static_out, (a, sa, b, sb), second)
 
 
 @pytest.mark.parametrize("shape", GEMM_SHAPES, ids=shape_id)
@@ -282,12 +289,7 @@ def test_cuda_graph_replay_sees_new_data(shape: tuple[int, int, int], mode: str)
     with torch.cuda.graph(graph):
         static_out = run()
 
-    for dst, src in zip((a, sa, b, sb), _args(second)):
-        dst.copy_(src)
-    static_out.fill_(float("nan"))
-    graph.replay()
-    torch.cuda.synchronize()
-    _check_close(static_out, reference_gemm_nt(*_args(second)))
+    _replay_on_new_inputs(graph, static_out, (a, sa, b, sb), second)
 
 
 def _quantize_and_gemm(x: torch.Tensor, b: torch.Tensor, sb: torch.Tensor) -> torch.Tensor:

@@ -327,8 +327,9 @@ __device__ __forceinline__ void flag_wait(const unsigned* flag) {
 
 // ---------------------------------------------------------------- CTA timeline trace
 // Measurement builds only (cmake -DFP8GEMM_CTA_TRACE=ON): each CTA prints when it started,
-// when its barriers were ready, when each of its tiles began and when it finished, on the
-// global nanosecond timer (scripts/cta_trace.py reads it). Compiled out otherwise.
+// when its barriers were ready, when its first, second and last tiles began and when it
+// finished, on the global nanosecond timer (scripts/cta_trace.py reads it). Compiled out
+// otherwise.
 #ifdef FP8GEMM_CTA_TRACE
 __device__ __forceinline__ uint64_t trace_clock() {
   uint64_t t;
